@@ -1,0 +1,197 @@
+"""Command line: `qa index`, `qa stats`, `qa ask`, `qa eval`, `qa serve`. Typed errors exit with code 2."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from qa.config import Settings
+from qa.errors import ConfigError, QAError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env(model_name=getattr(args, "model", None), index_dir=getattr(args, "index", None),
+                                     show_progress=False if getattr(args, "quiet", False) else None)
+        return args.run(args, settings)
+    except QAError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Ask questions of a collection of news articles.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def add(name: str, run, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(run=run)
+        sub.add_argument("--index", type=Path, help="index directory (default: the demo index in your cache directory)")
+        sub.add_argument("--model", help="sentence-transformers model name or path (default: all-MiniLM-L6-v2)")
+        return sub
+
+    index = add("index", _run_index, "Index article files and folders (scraped pages, .txt/.md, .jsonl/.csv, .html).")
+    index.add_argument("sources", nargs="+", type=Path, help="files or folders to index")
+    index.add_argument("--rebuild", action="store_true", help="embed everything again instead of updating")
+    index.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    stats = add("stats", _run_stats, "Describe an index: articles, chunks, model, dates.")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+
+    ask = add("ask", _run_ask, "Answer a question with cited sentences from the articles.")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    ask.add_argument("--top-k", type=int, help="number of citations")
+    ask.add_argument("--since", type=_date, help="only articles published on or after YYYY-MM-DD")
+    ask.add_argument("--until", type=_date, help="only articles published on or before YYYY-MM-DD")
+    ask.add_argument("--history", action="append", default=[], metavar="QUESTION", help="an earlier question (repeat, oldest first)")
+
+    evaluate = add("eval", _run_eval, "Score answers against a JSONL file of questions with gold answers.")
+    evaluate.add_argument("file", type=Path)
+    evaluate.add_argument("--json", action="store_true", help="print the summary and per-question rows as JSON")
+    evaluate.add_argument("--top-k", type=int, default=5)
+
+    serve = add("serve", _run_serve, "Run the browser chat.")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7860)
+    return parser
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
+
+
+def _index_dir(settings: Settings) -> Path:
+    return settings.resolved_index_dir
+
+
+def _run_index(args, settings: Settings) -> int:
+    from qa.assistant import index_sources
+
+    report = index_sources(args.sources, _index_dir(settings), settings=settings, rebuild=args.rebuild,
+                           on_progress=lambda message: print(message, file=sys.stderr))
+    for problem in report.skipped:
+        where = f"{problem.path}:{problem.line}" if problem.line else problem.path
+        print(f"skipped {where}: {problem.reason}", file=sys.stderr)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"read {report.files_read} files: {report.articles} articles ({report.duplicates_merged} duplicate copies merged, "
+          f"{len(report.skipped)} skipped)")
+    print(f"added {report.added}, updated {report.updated}, removed {report.removed}, unchanged {report.unchanged}; "
+          f"embedded {report.chunks_embedded} of {report.chunks} chunks in {report.seconds:.1f} s")
+    print(f"index: {report.index_dir}")
+    return 0
+
+
+def _run_stats(args, settings: Settings) -> int:
+    from qa.index import load_index
+
+    index = load_index(_index_dir(settings), settings=settings, check_model=False)
+    earliest, latest = index.date_range()
+    stats = {
+        "index_dir": str(_index_dir(settings)), "generation": index.path.name, "model_name": index.model_name,
+        "dimension": index.vectors.dimension, "index_kind": index.vectors.kind, "articles": len(index.articles),
+        "chunks": len(index.chunks), "truncated_articles": sum(a.truncated for a in index.articles.values()),
+        "earliest": earliest.isoformat() if earliest else None, "latest": latest.isoformat() if latest else None,
+        "corpus_hash": index.manifest["corpus_hash"], "built_at": index.manifest["built_at"],
+    }
+    if args.json:
+        print(json.dumps(stats, indent=2))
+    else:
+        for key, value in stats.items():
+            print(f"{key:>18}: {value}")
+    return 0
+
+
+def _load_assistant(args, settings: Settings):
+    from qa.assistant import Assistant
+
+    return Assistant.load(args.index, settings=settings)
+
+
+def _run_ask(args, settings: Settings) -> int:
+    if args.top_k is not None and args.top_k < 1:
+        raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
+    assistant = _load_assistant(args, settings)
+    answer = assistant.ask(args.question, history=args.history or None, top_k=args.top_k, since=args.since, until=args.until)
+    if args.json:
+        print(json.dumps(answer_to_dict(answer), indent=2, ensure_ascii=False))
+    else:
+        print(format_answer(answer, color=sys.stdout.isatty()))
+    return 0
+
+
+def answer_to_dict(answer) -> dict:
+    """The Answer as plain JSON-ready data."""
+    data = dataclasses.asdict(answer)
+    for citation in data["citations"]:
+        citation["published"] = citation["published"].isoformat() if citation["published"] else None
+        citation["sources"] = list(citation["sources"])
+    return data
+
+
+def format_answer(answer, *, color: bool = False) -> str:
+    """Human-readable answer: the text with the span marked, then numbered citations."""
+    mark_on, mark_off = ("\033[1;33m", "\033[0m") if color else ("**", "**")
+    lines = []
+    if answer.found:
+        first = answer.citations[0]
+        quote = first.quote
+        if first.answer_start is not None:
+            quote = quote[: first.answer_start] + mark_on + quote[first.answer_start : first.answer_end] + mark_off + quote[first.answer_end :]
+        lines.append(f"{_inert(quote)} [1]")
+        if answer.span:
+            lines.append(f"answer: {_inert(answer.span)}")
+    else:
+        lines.append(answer.text)
+        if answer.citations:
+            lines.append("closest articles:")
+    lines.append(f"confidence: {answer.confidence:.2f}")
+    for number, citation in enumerate(answer.citations, 1):
+        date = citation.published.isoformat() if citation.published else "undated"
+        source = citation.url or ", ".join(citation.sources)
+        lines.append(f"[{number}] {_inert(citation.title)} ({date}; {source}) score {citation.score:.3f}")
+        if number > 1 or not answer.found:
+            lines.append(f"    \"{_inert(citation.quote)}\"")
+    return "\n".join(lines)
+
+
+def _inert(text: str) -> str:
+    """Article text for a terminal: no escape sequences or other control characters."""
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
+
+
+def _run_eval(args, settings: Settings) -> int:
+    from qa.evaluate import evaluate, format_table, read_eval_file
+
+    items = read_eval_file(args.file)
+    assistant = _load_assistant(args, settings)
+    result = evaluate(assistant, items, top_k=args.top_k)
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    else:
+        print(format_table(result["summary"]))
+    return 0
+
+
+def _run_serve(args, settings: Settings) -> int:
+    from qa.web import launch
+
+    launch(index_dir=args.index, host=args.host, port=args.port, settings=settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Settings: one frozen object built from defaults, environment and arguments, passed explicitly."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from qa.errors import ConfigError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+APP_NAME = "qa-news"
+
+
+def default_index_dir() -> Path:
+    """Where the default (demo corpus) index lives: a per-user cache directory."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir(APP_NAME)) / "demo-index"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that can be tuned. Build with `Settings.from_env(**overrides)`.
+
+    Environment variables are the field names upper-cased with a `QA_` prefix,
+    for example `QA_MODEL_NAME=all-mpnet-base-v2` or `QA_TOP_K=8`.
+    """
+
+    model_name: str = DEFAULT_MODEL
+    index_dir: Path | None = None
+    batch_size: int = 32
+    chunk_tokens: int = 200
+    chunk_overlap_sentences: int = 1
+    top_k: int = 5
+    dense_candidates: int = 50
+    lexical_candidates: int = 50
+    rrf_k: int = 60
+    max_chunks_per_article: int = 2
+    answer_sentences: int = 2
+    min_confidence: float = 0.4
+    max_question_chars: int = 1000
+    show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        positive = ("batch_size", "chunk_tokens", "top_k", "dense_candidates", "lexical_candidates",
+                    "rrf_k", "max_chunks_per_article", "answer_sentences", "max_question_chars")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
+        if self.chunk_overlap_sentences < 0:
+            raise ConfigError(f"chunk_overlap_sentences must be 0 or more, got {self.chunk_overlap_sentences!r}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ConfigError(f"min_confidence must be between 0 and 1, got {self.min_confidence!r}")
+        if not self.model_name.strip():
+            raise ConfigError("model_name is empty: give a sentence-transformers model name or path")
+        if self.index_dir is not None and not isinstance(self.index_dir, Path):
+            object.__setattr__(self, "index_dir", Path(self.index_dir))
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        """The index directory, falling back to the per-user default."""
+        return self.index_dir if self.index_dir is not None else default_index_dir()
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (None values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then `QA_*` environment variables, then keyword overrides."""
+        environ = dict(os.environ) if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f"QA_{f.name.upper()}")
+            if raw is None:
+                continue
+            values[f.name] = _parse(f.name, raw, f.type)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _parse(name: str, raw: str, type_name: Any) -> Any:
+    kind = str(type_name)
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if kind.startswith("bool"):
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if "Path" in kind:
+            return Path(raw).expanduser()
+    except ValueError:
+        raise ConfigError(f"QA_{name.upper()}={raw!r} is not a valid {kind}") from None
+    return raw

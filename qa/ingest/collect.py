@@ -1,0 +1,148 @@
+"""Read files and folders of news into de-duplicated articles: the ingest entry point."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from types import MappingProxyType
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.errors import EmptyCollectionError, IngestError
+from qa.ingest.decode import UndecodableError, decode_bytes
+from qa.ingest.dedupe import merge_duplicates
+from qa.ingest.files import read_text_article
+from qa.ingest.html_pages import read_html
+from qa.ingest.identity import disambiguate_ids
+from qa.ingest.outcome import Parsed, Skipped, skip_file
+from qa.ingest.pages import is_search_page, read_search_page
+from qa.ingest.records import read_csv, read_jsonl
+from qa.types import Article
+
+__all__ = ["ACCEPTED_FORMATS", "IngestResult", "Skipped", "list_files", "read_file", "read_sources"]
+
+ACCEPTED_FORMATS = MappingProxyType({
+    ".txt": "one article, or a saved search-result page",
+    ".md": "one markdown article",
+    ".markdown": "one markdown article",
+    ".jsonl": "one JSON record per line",
+    ".csv": "records with a header row",
+    ".html": "a saved article page",
+    ".htm": "a saved article page",
+})
+_HINT = (
+    "accepted: .txt (one article, or a saved search-result page), .md (one article, title on "
+    "the first line), .jsonl/.csv (records with 'title' and 'body'/'text'/'content'), "
+    ".html/.htm (saved article pages)"
+)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The articles read from some sources, and everything that was not read.
+
+    `files_read` counts every file looked at, including skipped ones.
+    """
+
+    articles: tuple[Article, ...]
+    files_read: int
+    skipped: tuple[Skipped, ...]
+    duplicates_merged: int
+
+
+def read_sources(paths: Sequence[str | Path] | str | Path, *, progress: bool = False) -> IngestResult:
+    """Read files and folders (walked recursively, sorted, hidden entries skipped) as articles.
+
+    Args:
+        paths: files or directories; a single path is accepted too.
+        progress: show a progress bar over files on stderr.
+
+    Returns:
+        De-duplicated articles sorted by id, with every skipped file or record listed.
+
+    Raises:
+        IngestError: a path does not exist.
+        EmptyCollectionError: no article could be read at all.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    files = list_files(paths)
+    results = [read_file(shown, path) for shown, path in _track(files, progress)]
+    skipped = tuple(entry for result in results for entry in result.skipped)
+    merged, duplicates = merge_duplicates([a for result in results for a in result.articles])
+    articles = tuple(sorted(disambiguate_ids(merged), key=lambda a: (a.id, a.content_hash)))
+    if not articles:
+        where = ", ".join(str(p) for p in paths) or "(no paths given)"
+        detail = f"; first problem: {skipped[0]}" if skipped else ""
+        raise EmptyCollectionError(
+            f"no articles found in {where} ({len(files)} files, {len(skipped)} skipped{detail}); {_HINT}"
+        )
+    return IngestResult(articles, len(files), skipped, duplicates)
+
+
+def list_files(paths: Sequence[str | Path]) -> list[tuple[str, Path]]:
+    """Expand paths to `(path as shown, path)` pairs; each file once, in a stable order.
+
+    Raises:
+        IngestError: a path does not exist.
+    """
+    for given in paths:
+        if not Path(given).exists():
+            raise IngestError(f"no such file or directory: {str(given)!r}; check the path ({_HINT})")
+    files: list[tuple[str, Path]] = []
+    seen: set[Path] = set()
+    for given in paths:
+        root = Path(given)
+        found = [root] if not root.is_dir() else _walk(root)
+        for path in found:
+            key = path.resolve()
+            if key not in seen:
+                seen.add(key)
+                files.append((str(path), path))
+    return files
+
+
+def read_file(shown: str, path: Path) -> Parsed:
+    """Read one file by its extension (and, for `.txt`, its content); never raises for bad files."""
+    extension = path.suffix.casefold()
+    if extension not in ACCEPTED_FORMATS:
+        kind = f"unsupported extension {extension}" if extension else "no file extension"
+        return skip_file(shown, f"{kind}; {_HINT}")
+    if not path.is_file():
+        return skip_file(shown, "not a regular file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return skip_file(shown, f"cannot read the file: {exc.strerror or exc}")
+    try:
+        text = decode_bytes(data)
+    except UndecodableError as exc:
+        return skip_file(shown, str(exc))
+    if not text.strip():
+        return skip_file(shown, "empty file (only whitespace)")
+    if extension in {".html", ".htm"}:
+        return read_html(data, shown)
+    if extension == ".jsonl":
+        return read_jsonl(text, shown)
+    if extension == ".csv":
+        return read_csv(text, shown)
+    if extension == ".txt" and is_search_page(text):
+        return read_search_page(text, shown)
+    return read_text_article(text, shown, markdown=extension in {".md", ".markdown"})
+
+
+def _walk(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for directory, subdirectories, names in os.walk(root):
+        subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
+        found.extend(Path(directory) / name for name in sorted(names) if not name.startswith("."))
+    return sorted(found, key=lambda p: p.relative_to(root).parts)
+
+
+def _track(files: list[tuple[str, Path]], progress: bool) -> Iterable[tuple[str, Path]]:
+    if not progress:
+        return files
+    from tqdm import tqdm
+
+    return tqdm(files, desc="reading", unit="file", file=sys.stderr)

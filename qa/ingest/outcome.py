@@ -1,0 +1,33 @@
+"""What reading one file produced: articles, and problems reported instead of silently dropped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qa.types import Article
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """One file or record that was not ingested, with enough detail to fix it."""
+
+    path: str
+    reason: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """The articles read from one file and the parts of it that were skipped."""
+
+    articles: tuple[Article, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+
+
+def skip_file(path: str, reason: str) -> Parsed:
+    """A result that skips the whole file for `reason`."""
+    return Parsed(skipped=(Skipped(path, reason),))

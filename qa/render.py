@@ -1,0 +1,229 @@
+"""Render answers as HTML for the chat; all article text is escaped before any markup is added."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from pathlib import PurePath
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from qa.errors import QAError
+from qa.types import Answer, Citation
+
+# Elements are joined without newlines: the chat shows raw HTML with `white-space: pre-wrap`,
+# where a newline between elements would become a blank line.
+
+NOT_FOUND_NOTICE = "Not found in these articles."
+UNEXPECTED_ERROR = "Something went wrong while answering. Please try again; if it keeps happening, check the server log."
+
+# Invisible characters that can hide or reorder text (zero-width space, word joiner, byte-order
+# mark, bidirectional overrides and isolates) and C0 controls. Zero-width (non-)joiners stay:
+# some scripts need them.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+# Applied after `html.escape(..., quote=False)`, whose output holds no `#`, so the table may
+# include it. Turning markdown syntax into numeric entities keeps it literal even where the
+# HTML passes through a markdown renderer: no links, images, code, emphasis, headings, LaTeX
+# (`$`) or bare-URL autolinks (`:`, `@`).
+_LITERAL = str.maketrans({
+    '"': "&quot;", "'": "&#39;",
+    **{char: f"&#{ord(char)};" for char in "\\`*_~[](){}!#|$:@^"},
+})
+_WWW = re.compile(r"\b(www)\.", re.IGNORECASE)
+
+
+class CollectionInfoLike(Protocol):
+    """What `render_collection_line` reads from `Assistant.info()`."""
+
+    articles: int
+    chunks: int
+    earliest: dt.date | None
+    latest: dt.date | None
+    model_name: str
+
+
+def escape_text(text: str) -> str:
+    """Untrusted text as inert HTML: tags, entities and markdown all show as literal characters."""
+    visible = _INVISIBLE.sub("", text)
+    escaped = html.escape(visible, quote=False).translate(_LITERAL)
+    return _WWW.sub(r"\1&#46;", escaped)
+
+
+def read_question(rendered: str) -> str:
+    """The question text back from a user message rendered with `render_question`."""
+    return html.unescape(rendered)
+
+
+def render_question(question: str) -> str:
+    """A user's question as it appears in the chat (escaped like article text)."""
+    return escape_text(question)
+
+
+def highlight(quote: str, start: int | None, end: int | None) -> str:
+    """`quote` escaped, with `quote[start:end]` wrapped in `<mark>`.
+
+    Before, span and after are escaped separately so the offsets stay right. Offsets
+    that are missing or out of range give the quote without a highlight.
+    """
+    if start is None or end is None or not 0 <= start < end <= len(quote):
+        return escape_text(quote)
+    return (
+        escape_text(quote[:start])
+        + "<mark>" + escape_text(quote[start:end]) + "</mark>"
+        + escape_text(quote[end:])
+    )
+
+
+def cite_mark(number: int) -> str:
+    """The numbered mark that points from answer text to the sources panel."""
+    return f'<sup class="qa-cite">[{number}]</sup>'
+
+
+def format_date(published: dt.date | None) -> str:
+    """A date as `YYYY-MM-DD`, or a phrase saying it is unknown."""
+    return published.isoformat() if published is not None else "date unknown"
+
+
+def render_answer(answer: Answer) -> str:
+    """The reply: the answer sentence(s) with the span highlighted and citation marks.
+
+    A not-found reply gets the `qa-not-found` class, its text (or `NOT_FOUND_NOTICE`) as a
+    notice, and the closest articles.
+    """
+    if not answer.found:
+        return _render_not_found(answer)
+    lines = [
+        '<div class="qa-answer qa-found">',
+        f'<p class="qa-answer-text">{_answer_body(answer)}</p>',
+    ]
+    if answer.citations:
+        first = answer.citations[0]
+        lines.append(
+            f'<p class="qa-meta">From <cite>{escape_text(first.title)}</cite>, '
+            f"{format_date(first.published)} · confidence {answer.confidence:.0%}</p>"
+        )
+    lines.append("</div>")
+    return "".join(lines)
+
+
+def render_sources(answer: Answer) -> str:
+    """A collapsible panel listing every cited article with its quote; empty without citations."""
+    if not answer.citations:
+        return ""
+    items = [_render_source(number, citation) for number, citation in enumerate(answer.citations, start=1)]
+    return '<details class="qa-sources"><summary>Sources</summary>' + "".join(items) + "</details>"
+
+
+def render_reply(answer: Answer) -> str:
+    """The whole chat message for an answer: the answer, then its sources."""
+    sources = render_sources(answer)
+    return render_answer(answer) + sources
+
+
+def render_error(error: BaseException | str) -> str:
+    """A failure as a chat message: our own errors say what to fix, others stay vague (no traceback)."""
+    if isinstance(error, str):
+        message = error
+    elif isinstance(error, QAError):
+        message = str(error) or type(error).__name__
+    else:
+        message = UNEXPECTED_ERROR
+    return f'<div class="qa-error"><strong>Sorry, I could not answer that.</strong> {escape_text(message)}</div>'
+
+
+def render_status(message: str) -> str:
+    """A short status line (loading, searching)."""
+    return f'<p class="qa-status">{escape_text(message)}</p>'
+
+
+def render_collection_line(info: CollectionInfoLike) -> str:
+    """One line saying what is loaded: article and passage counts, date range, model."""
+    articles = _plural(info.articles, "article")
+    passages = _plural(info.chunks, "passage")
+    if info.earliest is None or info.latest is None:
+        dates = "dates unknown"
+    elif info.earliest == info.latest:
+        dates = f"dated {info.earliest.isoformat()}"
+    else:
+        dates = f"from {info.earliest.isoformat()} to {info.latest.isoformat()}"
+    return (
+        f'<p class="qa-collection">Searching <strong>{articles}</strong> ({passages}), {dates}'
+        f" · model {escape_text(info.model_name)}</p>"
+    )
+
+
+def _answer_body(answer: Answer) -> str:
+    """Answer text with each citation's quote highlighted and followed by its mark."""
+    text = answer.text
+    parts: list[str] = []
+    position = 0
+    for number, citation in enumerate(answer.citations, start=1):
+        at = text.find(citation.quote, position) if citation.quote else -1
+        if at < 0:
+            continue
+        parts.append(escape_text(text[position:at]))
+        parts.append(highlight(citation.quote, citation.answer_start, citation.answer_end))
+        parts.append(" " + cite_mark(number))
+        position = at + len(citation.quote)
+    if parts:
+        parts.append(escape_text(text[position:]))
+        return "".join(parts)
+    # The text is not a verbatim quote: highlight the span where it occurs, cite the first source.
+    span_at = text.find(answer.span) if answer.span else -1
+    body = highlight(text, span_at, span_at + len(answer.span)) if span_at >= 0 and answer.span else escape_text(text)
+    return body + (" " + cite_mark(1) if answer.citations else "")
+
+
+def _render_not_found(answer: Answer) -> str:
+    lines = [
+        '<div class="qa-answer qa-not-found">',
+        f'<p class="qa-notice"><strong>{escape_text(answer.text.strip() or NOT_FOUND_NOTICE)}</strong></p>',
+    ]
+    if answer.citations:
+        lines.append('<p class="qa-closest-label">Closest articles:</p>')
+        lines.append('<ul class="qa-closest">')
+        for number, citation in enumerate(answer.citations, start=1):
+            lines.append(
+                f"<li>{cite_mark(number)} <cite>{escape_text(citation.title)}</cite>"
+                f" ({format_date(citation.published)})</li>"
+            )
+        lines.append("</ul>")
+    else:
+        lines.append('<p class="qa-closest-label">No article came close.</p>')
+    lines.append("</div>")
+    return "".join(lines)
+
+
+def _render_source(number: int, citation: Citation) -> str:
+    origin = [_render_url(citation.url)] if citation.url else []
+    origin += [escape_text(PurePath(source).name or source) for source in citation.sources]
+    origin_line = f'<p class="qa-source-origin">{" · ".join(origin)}</p>' if origin else ""
+    return (
+        '<div class="qa-source">'
+        f'<p class="qa-source-head">{cite_mark(number)} <strong>{escape_text(citation.title)}</strong>'
+        f" · {format_date(citation.published)} · score {citation.score:.2f}</p>"
+        f"{origin_line}"
+        f'<blockquote class="qa-quote">{highlight(citation.quote, citation.answer_start, citation.answer_end)}</blockquote>'
+        "</div>"
+    )
+
+
+def _render_url(url: str) -> str:
+    """A link for plain http(s) addresses; anything else (javascript:, data:...) as literal text."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return escape_text(url)
+    plain = not _INVISIBLE.search(url) and not any(char.isspace() for char in url)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc or not plain:
+        return escape_text(url)
+    return (
+        f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer nofollow">'
+        f"{escape_text(url)}</a>"
+    )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")

@@ -1,0 +1,249 @@
+"""The browser chat: a thin Gradio UI over `qa.Assistant`. Answering lives in the library, markup in `qa.render`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from qa.config import Settings
+from qa.errors import QAError
+from qa.render import (
+    read_question,
+    render_collection_line,
+    render_error,
+    render_question,
+    render_reply,
+    render_status,
+)
+
+if TYPE_CHECKING:
+    from qa.assistant import Assistant
+
+logger = logging.getLogger(__name__)
+
+TITLE = "Ask the news archive"
+INTRO = (
+    "# Ask the news archive\n"
+    "Every answer is a sentence copied from the articles, with the answer highlighted and its sources cited. "
+    "Nothing is generated; when the articles do not hold the answer, the reply says so."
+)
+# Questions the bundled demo corpus (Central Asian news, 2024-2025) can answer.
+DEMO_QUESTIONS = (
+    "Who is the Belarusian First Deputy Defense Minister who made an official visit to Kazakhstan?",
+    "Who is Kazakhstan's new ambassador in Belarus?",
+    "When will the CSTO start delivering weapons to the Tajik-Afghan border?",
+    "Which airline rerouted its flights to Europe to avoid Russian and Belarusian airspace?",
+    "How many Kazakh citizens have fought for Russia, according to the Ukrainian center?",
+)
+LOADING = "Loading the collection… the first start builds the search index, which can take a minute."
+SEARCHING = "Searching the articles…"
+
+# Styles for the classes qa.render emits. Injected through gr.HTML(head=...) so that a plain
+# `demo.launch()` (as on a Hugging Face Space) gets them too; `launch(css=...)` would not.
+CSS = """
+#qa-chat mark { background: #fde68a; color: #1f2937; padding: 0 .15em; border-radius: 3px; }
+#qa-chat .qa-cite { font-size: .75em; opacity: .75; }
+#qa-chat .qa-answer-text { font-size: 1.05em; margin: 0 0 .3em 0; }
+#qa-chat .qa-meta, #qa-chat .qa-source-origin { font-size: .85em; opacity: .75; margin: .2em 0; }
+#qa-chat .qa-not-found { border-left: 4px solid #d97706; background: rgba(217, 119, 6, .10);
+  padding: .4em .8em; border-radius: 4px; }
+#qa-chat .qa-notice { margin: 0 0 .3em 0; }
+#qa-chat .qa-notice::before { content: "⚠ "; }
+#qa-chat .qa-closest { margin: .2em 0; padding-left: 1.2em; }
+#qa-chat .qa-sources { margin-top: .6em; }
+#qa-chat .qa-sources > summary { cursor: pointer; font-weight: 600; }
+#qa-chat .qa-source { margin: .6em 0; }
+#qa-chat .qa-source-head { margin: .2em 0; }
+#qa-chat .qa-quote { border-left: 3px solid rgba(128, 128, 128, .5); margin: .3em 0; padding: .1em .8em; }
+#qa-chat .qa-error { border-left: 4px solid #dc2626; background: rgba(220, 38, 38, .08);
+  padding: .4em .8em; border-radius: 4px; }
+#qa-chat .qa-status { opacity: .7; font-style: italic; margin: 0; }
+.qa-collection, #qa-collection .qa-status, #qa-collection .qa-error { font-size: .9em; opacity: .85; margin: 0; }
+"""
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+AssistantSource = Callable[[], "Assistant"]
+
+
+class LazyAssistant:
+    """An assistant given as is, or made once from a factory on first use (thread-safe)."""
+
+    def __init__(self, source: Assistant | AssistantSource) -> None:
+        if hasattr(source, "ask"):
+            self._assistant: Assistant | None = source  # type: ignore[assignment]
+            self._factory: AssistantSource | None = None
+        elif callable(source):
+            self._assistant, self._factory = None, source
+        else:
+            raise TypeError(f"expected an Assistant or a function returning one, got {type(source).__name__}")
+        self._lock = threading.Lock()
+
+    def get(self) -> Assistant:
+        """The assistant, creating it on the first call; a failed creation is retried next time."""
+        if self._assistant is None:
+            with self._lock:
+                if self._assistant is None:
+                    assert self._factory is not None
+                    self._assistant = self._factory()
+        return self._assistant
+
+
+def parse_day(text: str | None, name: str) -> dt.date | None:
+    """A `YYYY-MM-DD` date typed in the UI; blank means no limit. ValueError says what is wrong."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        if not _DAY.fullmatch(text):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name} date {text!r} is not a date: use YYYY-MM-DD, e.g. 2025-01-31, or leave it empty") from None
+
+
+def user_questions(history: Sequence[dict[str, Any]]) -> list[str]:
+    """The user's earlier questions, oldest first, read back from the chat history."""
+    questions = []
+    for message in history:
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            questions.append(read_question(content))
+        elif isinstance(content, list):
+            text = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+            questions.append(read_question(text))
+    return [question for question in questions if question.strip()]
+
+
+def answer_message(
+    assistant: LazyAssistant,
+    question: str,
+    *,
+    history: list[str],
+    top_k: int | None,
+    since_text: str | None,
+    until_text: str | None,
+) -> str:
+    """The assistant's chat message (HTML) for one question: the answer, or an error that says what to fix."""
+    try:
+        since = parse_day(since_text, "since")
+        until = parse_day(until_text, "until")
+    except ValueError as error:
+        return render_error(str(error))
+    if since and until and since > until:
+        return render_error(f"since {since} is after until {until}: swap them or clear one")
+    try:
+        answer = assistant.get().ask(question, history=history, top_k=top_k, since=since, until=until)
+    except QAError as error:
+        return render_error(error)
+    except Exception as error:  # a last resort: the chat shows a plain message, the log keeps the traceback
+        logger.exception("answering %r failed", question)
+        return render_error(error)
+    return render_reply(answer)
+
+
+def describe_collection(assistant: LazyAssistant) -> str:
+    """The line saying what collection is loaded (loads it if needed)."""
+    try:
+        return render_collection_line(assistant.get().info())
+    except QAError as error:
+        return render_error(error)
+    except Exception as error:
+        logger.exception("loading the collection failed")
+        return render_error(error)
+
+
+def build_demo(
+    assistant_factory_or_assistant: Assistant | AssistantSource,
+    *,
+    settings: Settings | None = None,
+    examples: Sequence[str] = DEMO_QUESTIONS,
+    preload: bool = False,
+) -> gr.Blocks:
+    """The chat app.
+
+    Args:
+        assistant_factory_or_assistant: an Assistant, or a no-argument function that makes one
+            (called once, at the first question or page load, since building an index takes time).
+        settings: defaults for the controls (number of sources).
+        examples: example questions shown under the question box.
+        preload: start making the assistant in a background thread right away.
+    Returns:
+        Gradio Blocks; call `.launch()` on it.
+    """
+    settings = settings or Settings.from_env()
+    assistant = LazyAssistant(assistant_factory_or_assistant)
+
+    def respond(message: str, history: list[dict[str, Any]] | None, top_k: float, since: str, until: str
+                ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        history = list(history or [])
+        previous = user_questions(history)
+        if (message or "").strip():
+            history.append({"role": "user", "content": render_question(message)})
+        history.append({"role": "assistant", "content": render_status(SEARCHING)})
+        yield "", history
+        reply = answer_message(assistant, message or "", history=previous, top_k=int(top_k),
+                               since_text=since, until_text=until)
+        history[-1] = {"role": "assistant", "content": reply}
+        yield "", history
+
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(INTRO)
+        collection = gr.HTML(render_status(LOADING), head=f"<style>{CSS}</style>", elem_id="qa-collection",
+                             js_on_load=None)
+        chatbot = gr.Chatbot(
+            label="Conversation",
+            elem_id="qa-chat",
+            height=560,
+            # Messages are HTML built by qa.render, where article and user text is already escaped:
+            # no markdown pass (it could turn literal text into links), no LaTeX, and Gradio's
+            # sanitizer stays on as a second line of defence.
+            render_markdown=False,
+            sanitize_html=True,
+            latex_delimiters=[],
+            allow_tags=False,
+            feedback_options=None,
+            buttons=["copy_all"],
+            placeholder="Ask about the articles: the answer comes with its highlighted source sentence.",
+        )
+        question = gr.Textbox(
+            placeholder="Ask a question about the articles…",
+            show_label=False,
+            submit_btn="Ask",
+            max_lines=4,
+            elem_id="qa-question",
+        )
+        gr.Examples(examples=[[example] for example in examples], inputs=question, label="Example questions")
+        with gr.Accordion("Options", open=False, elem_id="qa-options"):
+            top_k = gr.Slider(1, 10, value=min(max(settings.top_k, 1), 10), step=1, label="Number of sources",
+                              elem_id="qa-top-k")
+            with gr.Row():
+                since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="qa-since")
+                until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="qa-until")
+        question.submit(respond, [question, chatbot, top_k, since, until], [question, chatbot], api_name="ask",
+                        show_progress="minimal")
+        demo.load(functools.partial(describe_collection, assistant), None, collection, api_visibility="private",
+                  show_progress="hidden")
+
+    if preload:
+        threading.Thread(target=describe_collection, args=(assistant,), name="qa-preload", daemon=True).start()
+    return demo
+
+
+def launch(index_dir: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 7860,
+           settings: Settings | None = None) -> None:
+    """Serve the chat over the index at `index_dir` (default: the demo index, built on first use)."""
+    from qa.assistant import Assistant
+
+    factory = functools.partial(Assistant.load, index_dir, settings=settings)
+    build_demo(factory, settings=settings, preload=True).launch(server_name=host, server_port=port)

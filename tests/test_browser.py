@@ -1,0 +1,211 @@
+"""The chat in a real browser: headless Debian Chromium driving the Gradio app over real indexes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.model]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
+ANSWER_TIMEOUT_MS = 180_000
+BOTS = "#qa-chat [data-testid='bot']"
+
+HOSTILE_ARTICLE = """\
+Mayor <script>alert('title')</script> of Testville [x](javascript:alert(1))
+
+Date: 2025-02-01
+
+The town council met on Monday to discuss the new bridge over the river.
+The mayor of Testville, <script>alert(1)</script> <img src=x onerror=alert(2)>, is Jane Hostile [click me](javascript:alert(3)) ![](http://127.0.0.1:9/pixel.png).
+Residents asked for more parking near the market square.
+"""
+CALM_ARTICLE = """\
+Testville Opens a Library
+
+Date: 2025-03-05
+
+Testville opened a public library on Friday. The library holds twenty thousand books and a reading room for children.
+"""
+
+
+@pytest.fixture(scope="module")
+def sync_playwright():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's browser with `apt-get install -y chromium`")
+    return pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed").sync_playwright
+
+
+@pytest.fixture(scope="module")
+def browser(sync_playwright):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def settings():
+    from qa import Settings
+
+    return Settings.from_env(show_progress=False)
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory, settings) -> Iterator[str]:
+    from qa import Assistant
+    from qa.assistant import DEMO_CORPUS
+
+    assistant = Assistant.build([DEMO_CORPUS], tmp_path_factory.mktemp("demo-index"), settings=settings)
+    with serve(assistant, settings) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def hostile_url(tmp_path_factory, settings) -> Iterator[str]:
+    from qa import Assistant
+
+    sources = tmp_path_factory.mktemp("hostile-articles")
+    (sources / "hostile.txt").write_text(HOSTILE_ARTICLE, encoding="utf-8")
+    (sources / "calm.txt").write_text(CALM_ARTICLE, encoding="utf-8")
+    assistant = Assistant.build([sources], tmp_path_factory.mktemp("hostile-index"), settings=settings)
+    with serve(assistant, settings) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve(assistant, settings) -> Iterator[str]:
+    """The chat app on a free localhost port, in this process, for the duration of the block."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from qa.web import build_demo
+
+    demo = build_demo(assistant, settings=settings)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def open_chat(browser, url: str):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(url)
+    page.wait_for_selector(".qa-collection", timeout=ANSWER_TIMEOUT_MS)
+    return page
+
+
+def ask(page, question: str):
+    """Type a question, press Enter, and return the bot message that answers it once final."""
+    before = page.locator(BOTS).count()
+    box = page.locator("#qa-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function(
+        """([selector, before]) => {
+            const bots = document.querySelectorAll(selector);
+            return bots.length > before && !bots[bots.length - 1].querySelector('.qa-status');
+        }""",
+        arg=[BOTS, before],
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    return page.locator(BOTS).nth(before)
+
+
+def marks(message, scope: str = ".qa-answer-text") -> list[str]:
+    return [text.strip() for text in message.locator(f"{scope} mark").all_inner_texts()]
+
+
+def test_conversation_answers_follow_up_not_found_and_screenshot(browser, demo_url):
+    page = open_chat(browser, demo_url)
+    try:
+        collection = page.locator(".qa-collection").inner_text()
+        assert "articles" in collection and "passages" in collection
+
+        first = ask(page, "Who is the Belarusian First Deputy Defense Minister who made an official visit to Kazakhstan?")
+        assert first.locator(".qa-found").count() == 1
+        assert "Pavel Muraveiko" in marks(first)
+        assert first.locator(".qa-answer-text .qa-cite").first.inner_text() == "[1]"
+        sources = first.locator("details.qa-sources")
+        assert sources.locator("summary").inner_text().strip() == "Sources"
+        assert not sources.locator(".qa-quote").first.is_visible()  # collapsed until opened
+        sources.locator("summary").click()
+        assert sources.locator(".qa-quote").first.is_visible()
+        assert sources.locator(".qa-source-head").first.inner_text().startswith("[1] ")
+        assert "Pavel Muraveiko" in marks(first, ".qa-quote")
+
+        ambassador = ask(page, "Who is Kazakhstan's new ambassador in Belarus?")
+        assert "Yerlan Baizhanov" in " ".join(marks(ambassador))
+
+        follow_up = ask(page, "In which countries was he previously the top diplomat?")
+        assert follow_up.locator(".qa-found").count() == 1
+        assert "Vietnam" in " ".join(marks(follow_up))
+        follow_up.locator("details.qa-sources summary").click()
+
+        unanswerable = ask(page, "Who won the 2018 football World Cup?")
+        not_found = unanswerable.locator(".qa-not-found")
+        assert not_found.count() == 1
+        assert not_found.locator(".qa-notice").is_visible()
+        assert unanswerable.locator(".qa-answer-text mark").count() == 0
+        assert "Closest articles" in not_found.inner_text()
+
+        # Let the chat grow with its content so the full-page screenshot shows the whole conversation.
+        page.add_style_tag(content="#qa-chat, #qa-chat * { height: auto !important; max-height: none !important; }")
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        assert SCREENSHOT.stat().st_size > 10_000
+    finally:
+        page.close()
+
+
+def test_invalid_date_is_a_message_in_the_chat(browser, demo_url):
+    page = open_chat(browser, demo_url)
+    try:
+        page.locator("#qa-options").get_by_text("Options").click()
+        page.locator("#qa-since textarea, #qa-since input").first.fill("2025-13-45")
+        reply = ask(page, "Who is Kazakhstan's new ambassador in Belarus?")
+        assert reply.locator(".qa-error").count() == 1
+        assert "use YYYY-MM-DD" in reply.inner_text()
+        assert "Traceback" not in page.content()
+    finally:
+        page.close()
+
+
+def test_hostile_article_shows_as_literal_text(browser, hostile_url):
+    page = open_chat(browser, hostile_url)
+    dialogs: list[str] = []
+    requests: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("request", lambda request: requests.append(request.url))
+    try:
+        reply = ask(page, "Who is the mayor of Testville?")
+        reply.locator("details.qa-sources summary").click()
+        page.wait_for_timeout(500)  # give any injected handler a chance to fire
+        text = reply.inner_text()
+        assert "<script>alert(1)</script>" in text
+        assert "<img src=x onerror=alert(2)>" in text
+        assert "[click me](javascript:alert(3))" in text
+        assert "![](http://127.0.0.1:9/pixel.png)" in text
+        assert "Mayor <script>alert('title')</script> of Testville" in text
+        assert reply.locator("script, img, iframe, a[href^='javascript'], [onerror]").count() == 0
+        assert dialogs == []
+        assert not any("pixel.png" in url or url.rstrip("/").endswith("/x") for url in requests)
+        assert "Jane Hostile" in " ".join(marks(reply))
+    finally:
+        page.close()

@@ -1,0 +1,102 @@
+"""End to end on the real bundled model and the demo corpus: index, ask, follow up, abstain, evaluate, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import SHARED
+from qa import Settings
+from qa.assistant import Assistant, default_assistant, ensure_default_index
+from qa.chunk import embedding_text
+from qa.cli import main
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="session")
+def demo_index(tmp_path_factory):
+    """The default index, built from the demo corpus into a temporary cache directory."""
+    cache = tmp_path_factory.mktemp("cache")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_CACHE_HOME", str(cache))
+    patch.delenv("QA_INDEX_DIR", raising=False)
+    settings = Settings.from_env(show_progress=False)
+    path = ensure_default_index(settings)
+    yield path
+    patch.undo()
+
+
+@pytest.fixture(scope="session")
+def assistant(demo_index) -> Assistant:
+    return Assistant.load(demo_index, settings=Settings.from_env(show_progress=False))
+
+
+def test_demo_index_holds_the_22_articles_and_no_chunk_exceeds_the_model_limit(assistant):
+    assert len(assistant.index.articles) == 22
+    encoder = assistant.encoder
+    assert encoder.max_tokens == 256
+    for chunk in assistant.index.chunks:
+        article = assistant.index.articles[chunk.article_id]
+        assert article.body[chunk.start : chunk.end] == chunk.text
+        assert encoder.count_tokens(embedding_text(article, chunk)) <= encoder.max_tokens
+
+
+def test_module_level_ask_uses_the_default_index(demo_index):
+    default_assistant.cache_clear()
+    from qa import ask
+
+    answer = ask("Who is the Belarusian First Deputy Defense Minister who made an official visit to Kazakhstan?")
+    assert answer.found and answer.span == "Pavel Muraveiko"
+    assert answer.citations[0].title == "Belarus and Kazakhstan Strengthen Military Cooperation"
+    default_assistant.cache_clear()
+
+
+def test_follow_up_is_answered_from_the_conversation(assistant):
+    answer = assistant.ask("In which countries was he previously the top diplomat?",
+                           history=["Who is Kazakhstan's new ambassador in Belarus?"])
+    assert answer.found
+    assert answer.span == "Vietnam, Cambodia and Laos"
+
+
+def test_question_outside_the_collection_is_not_found(assistant):
+    answer = assistant.ask("How much money did Armenia contribute each year to the CSTO budget before it refused to pay?")
+    assert not answer.found
+    assert answer.citations  # the closest articles are still listed
+
+
+def test_dev_set_meets_the_quality_bar(assistant):
+    from qa.evaluate import evaluate, read_eval_file
+
+    dev = SHARED / "eval" / "dev.jsonl"
+    if not dev.is_file():
+        pytest.skip(f"{dev} not present")
+    summary = evaluate(assistant, read_eval_file(dev))["summary"]["overall"]
+    assert summary["hit@1"] >= 0.95
+    assert summary["answer_contained"] >= 0.90
+    assert summary["abstention_recall"] >= 2 / 3
+    assert summary["wrongly_abstained"] <= 0.05
+
+
+def test_cli_ask_json_and_exit_codes(demo_index, capsys, tmp_path):
+    assert main(["ask", "On what date did Uzbekistan Airways' change of flight routes to Europe take effect?",
+                 "--index", str(demo_index), "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["found"] is True and answer["span"] == "January 20, 2025"
+    assert answer["citations"][0]["quote"] == answer["text"]
+    assert main(["ask", "   ", "--index", str(demo_index)]) == 2
+    assert "question is empty" in capsys.readouterr().err
+    assert main(["stats", "--index", str(tmp_path / "missing")]) == 2
+    assert "qa index" in capsys.readouterr().err
+
+
+def test_cli_index_is_incremental(demo_index, capsys, tmp_path):
+    from conftest import DEMO_CORPUS
+
+    target = tmp_path / "copy"
+    assert main(["index", str(DEMO_CORPUS), "--index", str(target), "--quiet"]) == 0
+    first = capsys.readouterr().out
+    assert "added 22" in first and "4 duplicate copies merged" in first
+    assert main(["index", str(DEMO_CORPUS), "--index", str(target), "--quiet"]) == 0
+    assert "embedded 0 of" in capsys.readouterr().out
