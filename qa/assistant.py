@@ -23,9 +23,9 @@ from qa.text import STOPWORDS, content_terms, stem, words
 from qa.types import Answer
 
 NOT_FOUND_TEXT = "These articles do not contain the answer."
-DEMO_CORPUS = Path(__file__).parent / "demo_corpus"
+DEMO_CORPUS = Path(__file__).parent / "examples" / "demo_corpus"
 HITS_READ = 8  # chunks whose sentences are read as candidate answers
-PARTNER_SHARE = 0.7  # a neighbouring sentence scoring this share of the best joins the answer
+PARTNER_SHARE = 0.65  # a neighbouring sentence scoring this share of the best joins the answer
 _PRONOUN = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|theirs|it|its|this|that|these|those|there)\b", re.IGNORECASE)
 
 
@@ -107,7 +107,10 @@ class Assistant:
         own_terms = [w for w in words(question) if w not in STOPWORDS]
         if not _PRONOUN.search(question) and len(own_terms) > 3:
             return ""
-        last = clean_question(previous[-1], self.settings.max_question_chars)
+        try:
+            last = clean_question(previous[-1], self.settings.max_question_chars)
+        except QuestionError:  # an earlier turn that could not be asked (too long, no words) gives no context
+            return ""
         earlier = self._answer(last, context="", top_k=1, since=None, until=None)
         return " ".join(filter(None, [earlier.span if earlier.found else None, last]))
 
@@ -172,7 +175,7 @@ class Ranking:
 
 def _partner_sentence(ranked, best):
     """A neighbouring sentence of the same article that scores nearly as well (answers often span two)."""
-    body_sentences = [s for s in ranked[1:6] if s.article.id == best.article.id]
+    body_sentences = [s for s in ranked[1:12] if s.article.id == best.article.id]
     for sentence in body_sentences:
         adjacent = abs(sentence.span.start - best.span.end) <= 3 or abs(best.span.start - sentence.span.end) <= 3
         if adjacent and sentence.score >= PARTNER_SHARE * best.score:
@@ -189,7 +192,7 @@ def answer_confidence(best: ScoredSentence, profile: QuestionProfile) -> float:
     """
     value = (best.coverage + best.article_coverage + max(best.dense, 0.0)) / 3
     if profile.answer_type in ENTITY_LABELS:
-        value *= 0.6 + 0.4 * best.typed
+        value *= 0.3 + 0.7 * best.typed  # no date for "when", no name for "who": most likely not there
     value *= best.names_found
     return max(0.0, min(1.0, value))
 
@@ -216,14 +219,19 @@ def _user_questions(history: Sequence[str | dict]) -> list[str]:
     return questions
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# C0 and C1 control characters, and lone surrogates (undecodable bytes in a command line): become spaces.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Zero-width and bidirectional formatting characters: removed, since they would split or hide words.
+_INVISIBLE = re.compile("[\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 def clean_question(question: str, max_chars: int) -> str:
     """The question with control characters removed; QuestionError if empty or too long."""
     if not isinstance(question, str):
         raise QuestionError(f"a question must be text, got {type(question).__name__}")
-    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", question)).strip()
+    if len(question) > 10 * max_chars:  # not worth cleaning
+        raise QuestionError(f"the question is {len(question)} characters long; the limit is {max_chars}: ask something shorter")
+    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", _CONTROL.sub(" ", question))).strip()
     text = re.sub(r"\s+", " ", text)
     if not text:
         raise QuestionError("the question is empty: type a question about the articles")

@@ -21,7 +21,11 @@ def main(argv: list[str] | None = None) -> int:
                                      show_progress=False if getattr(args, "quiet", False) else None)
         return args.run(args, settings)
     except QAError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_inert(' '.join(str(error).split()))}", file=sys.stderr)
+        return 2
+    except OSError as error:  # disk full, permission denied, ...: one line, not a traceback
+        where = f": {error.filename}" if error.filename else ""
+        print(f"error: {_inert(error.strerror or str(error))}{_inert(str(where))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -84,9 +88,9 @@ def _run_index(args, settings: Settings) -> int:
                            on_progress=lambda message: print(message, file=sys.stderr))
     for problem in report.skipped:
         where = f"{problem.path}:{problem.line}" if problem.line else problem.path
-        print(f"skipped {where}: {problem.reason}", file=sys.stderr)
+        print(_inert(f"skipped {where}: {problem.reason}"), file=sys.stderr)
     for note in report.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(_inert(f"note: {note}"), file=sys.stderr)
     print(f"read {report.files_read} files: {report.articles} articles ({report.duplicates_merged} duplicate copies merged, "
           f"{len(report.skipped)} skipped)")
     print(f"added {report.added}, updated {report.updated}, removed {report.removed}, unchanged {report.unchanged}; "
@@ -162,7 +166,7 @@ def format_answer(answer, *, color: bool = False) -> str:
     for number, citation in enumerate(answer.citations, 1):
         date = citation.published.isoformat() if citation.published else "undated"
         source = citation.url or ", ".join(citation.sources)
-        lines.append(f"[{number}] {_inert(citation.title)} ({date}; {source}) score {citation.score:.3f}")
+        lines.append(f"[{number}] {_inert(citation.title)} ({date}; {_inert(source)}) score {citation.score:.3f}")
         if number > 1 or not answer.found:
             lines.append(f"    \"{_inert(citation.quote)}\"")
     return "\n".join(lines)

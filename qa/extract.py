@@ -9,7 +9,7 @@ import numpy as np
 
 from qa.entities import Analysis, Entity, EntityTagger
 from qa.index import NewsIndex
-from qa.question import AGE, DATE, ENTITY_LABELS, NUMBER, OTHER, REASON, QuestionProfile
+from qa.question import AGE, DATE, ENTITY_LABELS, NUMBER, ORGANIZATION, OTHER, PERSON, PLACE, REASON, QuestionProfile
 from qa.text import STOPWORDS, content_terms, normalize, stem, terms_match, words
 from qa.types import Article, Citation, Hit, Span
 
@@ -131,12 +131,30 @@ def apply_answer_type(
     return sorted(updated, key=lambda s: (-s.score, s.article.id, s.span.start)) + rest
 
 
-_NAME_LABELS = {"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PROPER"}
+_CAPITALISED_FUNCTION_WORDS = frozenset("on in at for from since during meanwhile however today yesterday last next".split())
+_CALENDAR_WORDS = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july august "
+    "september october november december jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+# Labels a small tagger often gives instead of the right one (a person tagged ORG, a city NORP), and
+# capitalised runs it left untagged ("PROPER"): weaker candidates for each answer type.
+_FALLBACK_LABELS = {
+    PERSON: {"ORG", "PROPER"},
+    ORGANIZATION: {"PERSON", "GPE", "FAC", "PROPER"},
+    PLACE: {"ORG", "NORP", "PERSON", "PROPER"},
+}
 _PROPER_RUN = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:of|the|de|al|bin|van|von)?\s*[A-Z][\w’'-]*)*")
 
 
+def _named_in_question(word: str, question_words: set[str]) -> bool:
+    """Whether the question already names this word, also as a demonym ("Syria" in "Syrian rebels")."""
+    return terms_match(word, question_words) or (
+        len(word) >= 4 and any(len(q) >= 4 and (q.startswith(word) or word.startswith(q)) for q in question_words)
+    )
+
+
 def _strength(entity: Entity, profile: QuestionProfile) -> float:
-    """1 for an entity of the expected label; 0.5 for another kind of name (small NER models mix them up)."""
+    """1 for an entity of the expected label; 0.5 for a fallback label (small NER models mix them up)."""
     return 1.0 if entity.label in ENTITY_LABELS[profile.answer_type] else 0.5
 
 
@@ -147,19 +165,22 @@ def answer_candidates(sentence: str, analysis: Analysis, profile: QuestionProfil
     with a lower strength (see `_strength`).
     """
     labels = ENTITY_LABELS.get(profile.answer_type, set())
-    names_too = labels & {"PERSON", "ORG", "GPE"}
+    fallback = _FALLBACK_LABELS.get(profile.answer_type, set())
     entities = list(analysis.entities)
-    if names_too:
+    tagged = [False] * len(sentence)
+    for entity in entities:
+        tagged[entity.start : entity.end] = [True] * (entity.end - entity.start)
+    if "PROPER" in fallback:
         for match in _PROPER_RUN.finditer(sentence):
-            start = match.start()
-            if start == 0:  # a capital at the start of a sentence says nothing unless more capitals follow
-                if " " not in match.group():
-                    continue
-                start = match.start() + len(match.group().split()[0]) + 1 if match.group().split()[0] in {"The", "A", "An"} else start
+            start, run = match.start(), match.group().split()
+            if start == 0 and run[0].lower() in STOPWORDS | _CAPITALISED_FUNCTION_WORDS:
+                start, run = start + len(run[0]) + 1, run[1:]  # "The", "On", "In" open the sentence, not a name
+            if not run or all(word.lower().strip("’'s") in _CALENDAR_WORDS for word in run) or any(tagged[start : match.end()]):
+                continue  # where the tagger labelled the words, its label stands
             entities.append(Entity(start, match.end(), "PROPER"))
     found = []
     for entity in entities:
-        if entity.label not in labels and not (names_too and entity.label in _NAME_LABELS):
+        if entity.label not in labels and entity.label not in fallback:
             continue
         text = sentence[entity.start : entity.end]
         if profile.answer_type in (AGE, NUMBER) and not _NUMBER.search(text):
@@ -167,7 +188,7 @@ def answer_candidates(sentence: str, analysis: Analysis, profile: QuestionProfil
         if profile.answer_type == DATE and not _SPECIFIC_DATE.search(text):
             continue  # "today", "last week": not an answer to "on what date"
         entity_words = [stem(w) for w in words(text) if w not in STOPWORDS]
-        if entity_words and all(terms_match(w, question_words) for w in entity_words):
+        if entity_words and all(_named_in_question(w, question_words) for w in entity_words):
             continue
         found.append(entity)
     if profile.answer_type == AGE:
@@ -186,7 +207,8 @@ def find_span(sentence: str, analysis: Analysis | None, profile: QuestionProfile
         return _trim_span(sentence, start, len(sentence))
     if analysis is None:
         return None
-    matches = _question_word_positions(sentence, question_words)
+    weighted = _question_word_positions(sentence, question_words, profile.names)
+    matches = [end for _, end, _ in weighted]
     if profile.answer_type in ENTITY_LABELS:
         entities = answer_candidates(sentence, analysis, profile, question_words)
         if profile.answer_type == AGE:
@@ -196,11 +218,14 @@ def find_span(sentence: str, analysis: Analysis | None, profile: QuestionProfile
             return None
         strongest = max(_strength(e, profile) if e.label != "AGE" else 1.0 for e in entities)
         pool = [e for e in entities if (1.0 if e.label == "AGE" else _strength(e, profile)) == strongest]
-        best = min(pool, key=lambda e: (_distance(e, matches), e.start, -e.end))
+        best = max(pool, key=lambda e: (_closeness(e, weighted), -e.start, e.end))
         if profile.wants_list:
             best = _extend_list(sentence, best, entities)
         return Span(best.start, best.end)
     if profile.answer_type == OTHER:
+        named = _named_remainder(sentence, analysis, question_words, profile.focus)
+        if named is not None:
+            return named
         phrases = [p for p in analysis.noun_phrases if not _mostly_question(sentence[p.start : p.end], question_words)]
         if not phrases:
             return None
@@ -211,12 +236,58 @@ def find_span(sentence: str, analysis: Analysis | None, profile: QuestionProfile
     return None
 
 
-def _question_word_positions(sentence: str, question_words: set[str]) -> list[int]:
+_TOKEN = re.compile(r"[$€£]?[^\W_][\w’'.,-]*[^\W_]|[$€£]?[^\W_]")
+
+
+def _named_remainder(sentence: str, analysis: Analysis, question_words: set[str], focus: tuple[str, ...]) -> Span | None:
+    """In a noun phrase that repeats the question's words, the name or number beside them.
+
+    "Which hypersonic missile ..." in "its Oreshnik hypersonic missile" -> "Oreshnik";
+    "What is the annual trade turnover?" in "Annual $1 billion trade turnover" -> "$1 billion".
+    """
+    def asked(token: str) -> bool:
+        word = normalize(token.strip("$€£"))
+        return word in STOPWORDS or terms_match(stem(word), question_words) or word in {"its", "his", "her", "their"}
+
+    for phrase in analysis.noun_phrases:
+        tokens = list(_TOKEN.finditer(sentence, phrase.start, phrase.end))
+        flags = [asked(t.group()) for t in tokens]
+        phrase_terms = {stem(normalize(t.group())) for t in tokens}
+        if all(flags) or not focus or not any(terms_match(term, phrase_terms) for term in focus):
+            continue
+        runs, current = [], []
+        for token, is_asked in zip(tokens, flags):
+            if is_asked:
+                if current:
+                    runs.append(current)
+                current = []
+            else:
+                current.append(token)
+        if current:
+            runs.append(current)
+        for run in runs:
+            text = sentence[run[0].start() : run[-1].end()]
+            if any(ch.isdigit() for ch in text) or any(t.group()[0].isupper() for t in run):
+                return Span(run[0].start(), run[-1].end())
+    return None
+
+
+def _closeness(entity: Entity, positions: list[tuple[int, int, float]]) -> float:
+    """How near an entity stands to the question's words: every nearby match counts, the nearest most."""
+    total = 0.0
+    for start, end, weight in positions:
+        gap = entity.start - end if end <= entity.start else start - entity.end if start >= entity.end else 0
+        total += weight * 2.0 ** (-gap / 20)
+    return total
+
+
+def _question_word_positions(sentence: str, question_words: set[str], names: tuple[str, ...] = ()) -> list[tuple[int, int, float]]:
+    """(start, end, weight) of the sentence words the question also uses; the question's names weigh more."""
     positions = []
     for match in re.finditer(r"[^\W_]+", sentence):
         word = normalize(match.group())
         if word not in STOPWORDS and (word in question_words or stem(word) in question_words):
-            positions.append(match.end())
+            positions.append((match.start(), match.end(), 1.5 if stem(word) in names else 1.0))
     return positions
 
 

@@ -43,6 +43,7 @@ class QuestionProfile:
     terms: tuple[str, ...]
     wants_list: bool
     names: tuple[str, ...] = ()
+    focus: tuple[str, ...] = ()
 
 
 _AUXILIARIES = frozenset("did does do is was were are has have had will would can could should may might to of in on for with by".split())
@@ -57,7 +58,20 @@ def profile_question(question: str) -> QuestionProfile:
         re.fullmatch(_PLACE_NOUNS, head) or re.fullmatch(_ORG_NOUNS, head) or head in {"people", "members", "leaders", "officials"}
     ) is not None
     return QuestionProfile(text=question, answer_type=answer_type, terms=tuple(dict.fromkeys(content_terms(question))),
-                           wants_list=bool(wants_list), names=proper_names(question))
+                           wants_list=bool(wants_list), names=proper_names(question), focus=_focus(q))
+
+
+def _focus(q: str) -> tuple[str, ...]:
+    """Terms of the noun phrase a which/what question asks about ("which hypersonic missile" -> hypersonic, missile)."""
+    match = re.search(r"\b(?:which|what)\s+(?:(?:is|was|are|were)\s+(?:the|a|an)\s+)?((?:[\w'-]+\s+){1,5})", q)
+    if not match:
+        return ()
+    phrase = []
+    for word in match.group(1).split():
+        if word in _AUXILIARIES or word in {"between", "that", "who", "which", "from", "at", "as"}:
+            break
+        phrase.append(word)
+    return tuple(content_terms(" ".join(phrase)))
 
 
 def proper_names(question: str) -> tuple[str, ...]:

@@ -36,12 +36,9 @@ INTRO = (
     "Nothing is generated; when the articles do not hold the answer, the reply says so."
 )
 # Questions the bundled demo corpus (Central Asian news, 2024-2025) can answer.
-DEMO_QUESTIONS = (
-    "Who is the Belarusian First Deputy Defense Minister who made an official visit to Kazakhstan?",
-    "Who is Kazakhstan's new ambassador in Belarus?",
-    "When will the CSTO start delivering weapons to the Tajik-Afghan border?",
-    "Which airline rerouted its flights to Europe to avoid Russian and Belarusian airspace?",
-    "How many Kazakh citizens have fought for Russia, according to the Ukrainian center?",
+# Example questions for the built-in demo corpus live beside it, as data.
+DEMO_QUESTIONS = tuple(
+    line.strip() for line in (Path(__file__).parent / "examples" / "demo_questions.txt").read_text(encoding="utf-8").splitlines() if line.strip()
 )
 LOADING = "Loading the collection… the first start builds the search index, which can take a minute."
 SEARCHING = "Searching the articles…"

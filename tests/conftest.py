@@ -13,7 +13,7 @@ from qa.config import Settings
 from qa.text import content_terms
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_CORPUS = REPO / "qa" / "demo_corpus"
+DEMO_CORPUS = REPO / "qa" / "examples" / "demo_corpus"
 SHARED = REPO.parent / "shared"
 
 

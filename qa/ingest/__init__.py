@@ -11,4 +11,4 @@ __all__ = ["IngestResult", "Skipped", "demo_corpus_dir", "read_sources"]
 
 def demo_corpus_dir() -> Path:
     """The directory of the built-in demo corpus shipped with the package."""
-    return Path(__file__).resolve().parents[1] / "demo_corpus"
+    return Path(__file__).resolve().parents[1] / "examples" / "demo_corpus"

@@ -1,0 +1,66 @@
+"""Answer spans inside a chosen sentence, by expected type (rule-based tagger and spaCy)."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.entities import EntityTagger
+from qa.extract import find_span
+from qa.question import profile_question
+from qa.text import stem, words
+
+
+def _span(question: str, sentence: str, tagger: EntityTagger) -> str | None:
+    profile = profile_question(question)
+    question_words = set(words(question)) | {stem(w) for w in words(question)}
+    analysis = tagger.analyze([sentence])[0]
+    span = find_span(sentence, analysis, profile, question_words)
+    return None if span is None else sentence[span.start : span.end]
+
+
+@pytest.fixture(scope="module", params=["spacy", "rules"])
+def tagger(request) -> EntityTagger:
+    tagger = EntityTagger() if request.param == "spacy" else EntityTagger(model_names=())
+    if request.param == "spacy" and not tagger.uses_model:
+        pytest.skip("no spaCy English model installed")
+    return tagger
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("When did the harbour open?", "The new harbour in Port Selin opened on June 14, 2024, after four years of work.", "June 14, 2024"),
+        ("How much did the harbour cost?", "The harbour cost $420 million and was financed by a bank.", "$420 million"),
+        ("Why were villagers told to prepare evacuation plans?",
+         "Villagers were told to prepare evacuation plans because of the growing risk of floods.", "because of the growing risk of floods"),
+        ("How old is the envoy?", "The 80-year-old envoy arrived on Monday.", "80-year-old"),
+    ],
+)
+def test_spans_found_by_both_taggers(tagger, question, sentence, expected):
+    assert _span(question, sentence, tagger) == expected
+
+
+def test_person_span_skips_names_the_question_already_gives():
+    tagger = EntityTagger()
+    if not tagger.uses_model:
+        pytest.skip("no spaCy English model installed")
+    sentence = "Kazakhstan's new ambassador in Belarus is Yerlan Baizhanov, formerly the top diplomat in Vietnam."
+    assert _span("Who is Kazakhstan's new ambassador in Belarus?", sentence, tagger) == "Yerlan Baizhanov"
+
+
+def test_list_span_covers_every_item():
+    tagger = EntityTagger()
+    if not tagger.uses_model:
+        pytest.skip("no spaCy English model installed")
+    sentence = "He was formerly the country's top diplomat in Vietnam, Cambodia and Laos."
+    assert _span("In which countries was he the top diplomat?", sentence, tagger) == "Vietnam, Cambodia and Laos"
+
+
+def test_reason_span_after_blames_on():
+    sentence = "The opposition blames the new fighting on the government's failure to negotiate."
+    assert _span("Why has fighting resumed?", sentence, EntityTagger(model_names=())) == "the government's failure to negotiate"
+
+
+def test_no_span_when_nothing_of_the_type_is_there():
+    assert _span("When did the harbour open?", "The harbour is large and busy.", EntityTagger(model_names=())) is None
+    assert _span("Why did it close?", "It closed.", EntityTagger(model_names=())) is None
