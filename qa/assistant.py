@@ -96,34 +96,37 @@ class Assistant:
         if not self._checked.is_set():
             check_dimension(self.index, self.encoder)
             self._checked.set()
-        context = self._context(question, history)
-        return self._answer(question, context=context, top_k=top_k, since=since, until=until)
+        follow_up = self._follow_up(question, history)
+        return self._answer(question, follow_up=follow_up, top_k=top_k, since=since, until=until)
 
-    def _context(self, question: str, history: Sequence[str | dict] | None) -> str:
-        """Words carried from the previous turn when the question leans on it (a pronoun, or very short)."""
+    def _follow_up(self, question: str, history: Sequence[str | dict] | None) -> FollowUp | None:
+        """What the previous turn lends a question that leans on it (a pronoun, or very few words)."""
         previous = [q for q in _user_questions(history or []) if q.strip()]
         if not previous:
-            return ""
+            return None
         own_terms = [w for w in words(question) if w not in STOPWORDS]
         if not _PRONOUN.search(question) and len(own_terms) > 3:
-            return ""
+            return None
         try:
             last = clean_question(previous[-1], self.settings.max_question_chars)
         except QuestionError:  # an earlier turn that could not be asked (too long, no words) gives no context
-            return ""
-        earlier = self._answer(last, context="", top_k=1, since=None, until=None)
-        return " ".join(filter(None, [earlier.span if earlier.found else None, last]))
+            return None
+        earlier = self._answer(last, follow_up=None, top_k=1, since=None, until=None)
+        return FollowUp(subject=earlier.span if earlier.found else None, previous_question=last)
 
-    def _rank(self, question: str, *, context: str, top_k: int, since: dt.date | None, until: dt.date | None) -> Ranking:
+    def _rank(self, question: str, *, follow_up: FollowUp | None, top_k: int, since: dt.date | None, until: dt.date | None) -> Ranking:
         """Retrieve chunks and rank their sentences as answers to `question`."""
-        resolved = _resolve_pronouns(question, context)
+        context = follow_up.words if follow_up else ""
+        resolved = _resolve_pronouns(question, follow_up.subject) if follow_up and follow_up.subject else question
         profile = profile_question(resolved)
         query = f"{resolved} {context}".strip()
         vectors = self.encoder.encode([resolved, query] if context else [resolved])
         question_vector, query_vector = vectors[0], vectors[-1]
         allowed = allowed_rows(self.index, since=since, until=until)
         hits = retrieve(self.index, query_vector, query, settings=self.settings, top_k=max(top_k, HITS_READ), allowed=allowed)
-        question_words = set(words(resolved)) | {stem(w) for w in words(resolved)}
+        # Names from the previous turn are context, not answers, so they count as the question's words.
+        asked = words(f"{resolved} {context}")
+        question_words = set(asked) | {stem(w) for w in asked}
         if not hits:
             return Ranking(profile, [], question_words)
         terms = tuple(dict.fromkeys(profile.terms + tuple(content_terms(context))))
@@ -133,8 +136,8 @@ class Assistant:
         ranked = score_sentences(candidates, question_vector, sentence_vectors)
         return Ranking(profile, apply_answer_type(ranked, profile, self.tagger, question_words), question_words)
 
-    def _answer(self, question: str, *, context: str, top_k: int, since: dt.date | None, until: dt.date | None) -> Answer:
-        ranking = self._rank(question, context=context, top_k=top_k, since=since, until=until)
+    def _answer(self, question: str, *, follow_up: FollowUp | None, top_k: int, since: dt.date | None, until: dt.date | None) -> Answer:
+        ranking = self._rank(question, follow_up=follow_up, top_k=top_k, since=since, until=until)
         ranked, profile, question_words = ranking.sentences, ranking.profile, ranking.question_words
         if not ranked:
             return Answer(question=question, text=NOT_FOUND_TEXT, found=False, confidence=0.0)
@@ -162,6 +165,18 @@ class Assistant:
         text = citations[0].quote if found else NOT_FOUND_TEXT
         answer_span = citations[0].answer if found else None
         return Answer(question=question, text=text, found=found, confidence=round(confidence, 4), citations=tuple(citations), span=answer_span)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """What a follow-up question borrows from the turn before: its answer span and its words."""
+
+    subject: str | None
+    previous_question: str
+
+    @property
+    def words(self) -> str:
+        return " ".join(filter(None, [self.subject, self.previous_question]))
 
 
 @dataclass(frozen=True)
@@ -197,12 +212,20 @@ def answer_confidence(best: ScoredSentence, profile: QuestionProfile) -> float:
     return max(0.0, min(1.0, value))
 
 
-def _resolve_pronouns(question: str, context: str) -> str:
-    """Put the previous answer in place of the first personal pronoun ("How old is he?" -> "How old is Keith Kellogg?")."""
-    if not context:
+_SUBJECT_PRONOUN = re.compile(r"\b(?:he|she|him|they|them|it)\b", re.IGNORECASE)
+_POSSESSIVE_PRONOUN = re.compile(r"\b(?:his|her|its|their)\b", re.IGNORECASE)
+
+
+def _resolve_pronouns(question: str, subject: str) -> str:
+    """Put the previous answer in place of the first pronoun ("How old is he?" -> "How old is Keith Kellogg?")."""
+    subject_match = _SUBJECT_PRONOUN.search(question)
+    possessive_match = _POSSESSIVE_PRONOUN.search(question)
+    matches = [m for m in (subject_match, possessive_match) if m is not None]
+    if not matches:
         return question
-    subject = context.split("  ")[0]
-    return re.sub(r"\b(he|she|him|her|they|them)\b", subject, question, count=1, flags=re.IGNORECASE) if subject else question
+    first = min(matches, key=lambda m: m.start())
+    replacement = subject if first is subject_match else f"{subject}’s"
+    return question[: first.start()] + replacement + question[first.end() :]
 
 
 def _user_questions(history: Sequence[str | dict]) -> list[str]:

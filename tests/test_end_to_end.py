@@ -60,6 +60,12 @@ def test_follow_up_is_answered_from_the_conversation(assistant):
     assert answer.span == "Vietnam, Cambodia and Laos"
 
 
+def test_follow_up_from_the_issue_resolves_he(assistant):
+    answer = assistant.ask("When did he record a video message?", history=["Who is the CSTO Secretary General?"])
+    assert answer.found and answer.span == "late March"
+    assert "Tasmagambetov recorded a rare video message" in answer.text
+
+
 def test_question_outside_the_collection_is_not_found(assistant):
     answer = assistant.ask("How much money did Armenia contribute each year to the CSTO budget before it refused to pay?")
     assert not answer.found
