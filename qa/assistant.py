@@ -15,12 +15,12 @@ from embeddings.encoder import Encoder, load_encoder
 from qa.config import Settings
 from qa.entities import EntityTagger
 from qa.errors import QuestionError
-from qa.extract import ScoredSentence, shortlist, apply_answer_type, candidate_sentences, find_span, make_citation, score_sentences
+from qa.extract import ScoredSentence, article_terms, shortlist, apply_answer_type, candidate_sentences, find_span, make_citation, score_sentences
 from qa.index import NewsIndex, UpdateReport, build_index, check_dimension, load_index
 from qa.question import ENTITY_LABELS, QuestionProfile, profile_question
 from qa.retrieve import allowed_rows, retrieve
 from qa.text import STOPWORDS, content_terms, stem, words
-from qa.types import Answer
+from qa.types import Answer, Article
 
 NOT_FOUND_TEXT = "These articles do not contain the answer."
 DEMO_CORPUS = Path(__file__).parent / "examples" / "demo_corpus"
@@ -50,6 +50,14 @@ class Assistant:
         self.encoder = encoder or load_encoder(index.model_name)
         self.tagger = tagger or EntityTagger()
         self._checked = threading.Event()
+        self._terms_cache: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+
+    def _article_terms(self, article: Article) -> tuple[frozenset[str], frozenset[str]]:
+        """`article_terms`, computed once per article of this (read-only) index."""
+        cached = self._terms_cache.get(article.id)
+        if cached is None:
+            cached = self._terms_cache[article.id] = article_terms(article)
+        return cached
 
     @classmethod
     def load(cls, index_dir: str | Path | None = None, *, settings: Settings | None = None, encoder: Encoder | None = None) -> Assistant:
@@ -130,7 +138,8 @@ class Assistant:
         if not hits:
             return Ranking(profile, [], question_words)
         terms = tuple(dict.fromkeys(profile.terms + tuple(content_terms(context))))
-        candidates = candidate_sentences(self.index, hits, terms, question_terms=content_terms(resolved), names=profile.names)
+        candidates = candidate_sentences(self.index, hits, terms, question_terms=content_terms(resolved), names=profile.names,
+                                         terms_of=self._article_terms)
         candidates = shortlist(candidates)
         sentence_vectors = self.encoder.encode([s.text for s in candidates])
         ranked = score_sentences(candidates, question_vector, sentence_vectors)

@@ -152,10 +152,11 @@ def format_answer(answer, *, color: bool = False) -> str:
     lines = []
     if answer.found:
         first = answer.citations[0]
-        quote = first.quote
-        if first.answer_start is not None:
-            quote = quote[: first.answer_start] + mark_on + quote[first.answer_start : first.answer_end] + mark_off + quote[first.answer_end :]
-        lines.append(f"{_inert(quote)} [1]")
+        quote, start, end = first.quote, first.answer_start, first.answer_end
+        if start is not None and end is not None:  # made inert piece by piece, so the marks themselves survive
+            lines.append(f"{_inert(quote[:start])}{mark_on}{_inert(quote[start:end])}{mark_off}{_inert(quote[end:])} [1]")
+        else:
+            lines.append(f"{_inert(quote)} [1]")
         if answer.span:
             lines.append(f"answer: {_inert(answer.span)}")
     else:

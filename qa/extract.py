@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,8 +55,20 @@ class ScoredSentence:
     analysis: Analysis | None = None
 
 
+def article_terms(article: Article) -> tuple[frozenset[str], frozenset[str]]:
+    """The terms of an article's title, and of title and body together."""
+    title = frozenset(content_terms(article.title))
+    return title, title | frozenset(content_terms(article.body))
+
+
 def candidate_sentences(
-    index: NewsIndex, hits: list[Hit], terms: tuple[str, ...], *, question_terms: list[str] | None = None, names: tuple[str, ...] = ()
+    index: NewsIndex,
+    hits: list[Hit],
+    terms: tuple[str, ...],
+    *,
+    question_terms: list[str] | None = None,
+    names: tuple[str, ...] = (),
+    terms_of: Callable[[Article], tuple[frozenset[str], frozenset[str]]] = article_terms,
 ) -> list[ScoredSentence]:
     """Every sentence of the retrieved chunks, once, with its lexical coverage of the question.
 
@@ -72,10 +85,9 @@ def candidate_sentences(
     pairs = set(zip(question_terms, question_terms[1:]))
     candidates = []
     for hit in hits:
-        title_terms = set(content_terms(hit.article.title))
-        article_terms = title_terms | set(content_terms(hit.article.body))
-        article_coverage = sum(w for t, w in weights.items() if terms_match(t, article_terms)) / total
-        names_found = sum(terms_match(n, article_terms) for n in names) / len(names) if names else 1.0
+        title_terms, all_terms = terms_of(hit.article)
+        article_coverage = sum(w for t, w in weights.items() if terms_match(t, all_terms)) / total
+        names_found = sum(terms_match(n, all_terms) for n in names) / len(names) if names else 1.0
         for span in index.sentences[hit.article.id]:
             if span.end <= hit.chunk.start or span.start >= hit.chunk.end or (hit.article.id, span.start) in seen:
                 continue

@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -32,7 +33,7 @@ from embeddings.encoder import Encoder, EncoderError, load_encoder
 from embeddings.faiss_index import VectorIndex
 from qa.chunk import chunk_article, embedding_text
 from qa.config import Settings
-from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, ModelLoadError
+from qa.errors import ConfigError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, ModelLoadError
 from qa.lexical import LexicalIndex
 from qa.text import split_sentences
 from qa.types import Article, Chunk, Span
@@ -115,7 +116,8 @@ def build_index(
     """
     started = time.perf_counter()
     say = on_progress or (lambda message: None)
-    index_dir = Path(index_dir)
+    index_dir = Path(index_dir).resolve()  # "idx/../other" is "other", even when "idx" does not exist
+    check_index_path(index_dir)
     encoder = encoder or load_encoder(settings.model_name)
     notes: list[str] = []
     previous = None
@@ -165,7 +167,8 @@ def build_index(
             spans = split_sentences(article.body)
             sentences[article.id] = tuple(spans)
             new_chunks.extend(chunk_article(article, count_tokens=encoder.count_tokens, max_tokens=max_tokens,
-                                            overlap_sentences=settings.chunk_overlap_sentences, sentences=spans))
+                                            overlap_sentences=settings.chunk_overlap_sentences, sentences=spans,
+                                            token_offsets=getattr(encoder, "token_offsets", None)))
 
     say(f"embedding {len(new_chunks)} new chunks ({len(kept_chunks)} reused)")
     by_id = {a.id: a for a in ordered}
@@ -303,13 +306,40 @@ def _article_record(article: Article, sentences: tuple[Span, ...]) -> dict:
     }
 
 
+def check_index_path(index_dir: Path) -> None:
+    """Refuse an index path that is (or lies under) a file, or a non-empty folder that holds no index.
+
+    Building writes only `CURRENT`, `gen-*` and `.tmp-*` entries inside the index directory
+    and removes old ones, so a folder holding anything else is not ours to write in.
+    """
+    existing = next((path for path in (index_dir, *index_dir.parents) if path.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ConfigError(f"cannot put an index at {index_dir}: {existing} is a file, not a directory; "
+                          "give --index a new directory or an existing index directory")
+    if index_dir.is_dir() and not (index_dir / CURRENT_FILE).exists():
+        foreign = sorted(p.name for p in index_dir.iterdir() if not p.name.startswith(("gen-", ".tmp-")))
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise ConfigError(f"{index_dir} is not empty and holds no index (it has {shown}): give --index a new "
+                              "or empty directory, or an existing index directory")
+
+
+_GENERATION_NAME = re.compile(r"gen-[\w-]+", re.ASCII)
+
+
 def live_generation(index_dir: Path) -> Path:
     """The directory of the live generation, or IndexNotFoundError."""
-    index_dir = Path(index_dir)
+    index_dir = Path(index_dir).resolve()
     pointer = index_dir / CURRENT_FILE
+    if index_dir.exists() and not index_dir.is_dir():
+        raise IndexNotFoundError(f"no index at {index_dir}: it is a file; give --index an index directory built with `qa index`")
     if not pointer.is_file():
         raise IndexNotFoundError(f"no index at {index_dir}: build one with `qa index SOURCE... --index {index_dir}`")
-    generation = index_dir / pointer.read_text().strip()
+    name = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    if not _GENERATION_NAME.fullmatch(name):  # never follow a damaged pointer out of the directory
+        raise IndexCorruptError(f"index at {index_dir} is damaged ({CURRENT_FILE} holds {name[:40]!r}, not a generation name): "
+                                f"rebuild it with `qa index SOURCE... --index {index_dir} --rebuild`")
+    generation = index_dir / name
     if not (generation / MANIFEST_FILE).is_file():
         raise IndexCorruptError(f"index at {index_dir} is incomplete ({generation.name} has no manifest): rebuild it with `qa index SOURCE... --index {index_dir} --rebuild`")
     return generation
@@ -326,8 +356,10 @@ def load_index(index_dir: Path, *, settings: Settings, check_model: bool = True,
     generation = live_generation(index_dir)
     rebuild_hint = f"rebuild it with `qa index SOURCE... --index {index_dir} --rebuild`"
     try:
-        manifest = json.loads((generation / MANIFEST_FILE).read_text())
-    except (OSError, json.JSONDecodeError) as error:
+        manifest = json.loads((generation / MANIFEST_FILE).read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict) or "model_name" not in manifest:
+            raise ValueError("not an index manifest")
+    except (OSError, ValueError) as error:  # ValueError: invalid JSON or UTF-8
         raise IndexCorruptError(f"index manifest at {generation} is unreadable ({error}): {rebuild_hint}") from error
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(f"index at {index_dir} has format version {manifest.get('format_version')}, this program reads {FORMAT_VERSION}: {rebuild_hint}")

@@ -143,3 +143,61 @@ def test_load_rejects_faiss_graph_of_another_size(tmp_path):
     (other / FAISS_FILE).replace(tmp_path / FAISS_FILE)
     with pytest.raises(ValueError, match="holds 12 vectors, expected 20"):
         VectorIndex.load(tmp_path)
+
+
+def clustered(count: int, dimension: int, seed: int, centres: int = 40) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    middle = normalized(centres, dimension, seed + 100)
+    vectors = middle[rng.integers(0, centres, count)] + 0.35 * rng.standard_normal((count, dimension)).astype(np.float32) / np.sqrt(dimension)
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_ivf_sq8_recall_exact_scores_and_round_trip(tmp_path):
+    vectors = clustered(3000, 32, seed=20)
+    queries = clustered(40, 32, seed=21)
+    index = VectorIndex(vectors, kind="ivf-sq8")
+    assert (index.kind, index.count, index.dimension) == ("ivf-sq8", 3000, 32)
+    assert recall_at_10(index, vectors, queries) >= 0.95
+    scores, ids = index.search(queries[0], 10)
+    np.testing.assert_allclose(scores, vectors[ids] @ queries[0], rtol=1e-5, atol=1e-6)  # re-scored with the floats
+    assert set(index.save(tmp_path)) == {VECTORS_FILE, CONFIG_FILE, FAISS_FILE}
+    config = json.loads((tmp_path / CONFIG_FILE).read_text())
+    assert config == {"kind": "ivf-sq8", "count": 3000, "dimension": 32, "nlist": index.nlist, "nprobe": index.nprobe, "rerank": 4}
+    loaded = VectorIndex.load(tmp_path)
+    assert (loaded.kind, loaded.nlist, loaded.nprobe) == ("ivf-sq8", index.nlist, index.nprobe)
+    for query in queries[:5]:
+        assert index.search(query, 10)[1].tolist() == loaded.search(query, 10)[1].tolist()
+
+
+def test_loaded_vectors_are_memory_mapped_not_copied(tmp_path):
+    vectors = normalized(50, 8, seed=22)
+    VectorIndex(vectors).save(tmp_path)
+    loaded = VectorIndex.load(tmp_path)
+    assert isinstance(loaded.vectors, np.memmap) and not loaded.vectors.flags.writeable
+    assert loaded.memory_bytes() == 0  # exact search keeps no second copy
+    loaded.save(tmp_path)  # saving onto its own mapped file leaves the file intact
+    np.testing.assert_array_equal(VectorIndex.load(tmp_path).vectors, vectors)
+
+
+def test_auto_switches_to_ivf_sq8_at_the_threshold(monkeypatch):
+    import embeddings.faiss_index as faiss_index
+
+    monkeypatch.setattr(faiss_index, "APPROXIMATE_FROM", 1000)
+    assert VectorIndex(clustered(999, 16, seed=23)).kind == "flat"
+    assert VectorIndex(clustered(1000, 16, seed=23)).kind == "ivf-sq8"
+
+
+def test_ivf_sq8_broad_filter_is_applied_inside_the_approximate_search(monkeypatch):
+    import embeddings.faiss_index as faiss_index
+
+    monkeypatch.setattr(faiss_index, "EXACT_FILTER_MAX", 100)
+    vectors = clustered(4000, 16, seed=24)
+    index = VectorIndex(vectors, kind="ivf-sq8")
+    allowed = np.arange(0, 4000, 3)
+    query = vectors[7]
+    scores, ids = index.search(query, 10, allowed=allowed)
+    assert len(ids) == 10 and set(ids.tolist()) <= set(allowed.tolist())
+    expected_scores, positions = exact_top(vectors[allowed], query, 10)
+    assert len(set(ids.tolist()) & set(allowed[positions].tolist())) >= 9
+    _, few = index.search(query, 10, allowed=np.array([5, 6, 3999]))  # few rows: exact scan over them
+    assert sorted(few.tolist()) == [5, 6, 3999]

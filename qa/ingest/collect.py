@@ -14,13 +14,19 @@ from qa.ingest.decode import UndecodableError, decode_bytes
 from qa.ingest.dedupe import merge_duplicates
 from qa.ingest.files import read_text_article
 from qa.ingest.html_pages import read_html
-from qa.ingest.identity import disambiguate_ids
+from qa.ingest.identity import disambiguate_ids, make_article
 from qa.ingest.outcome import Parsed, Skipped, skip_file
 from qa.ingest.pages import is_search_page, read_search_page
 from qa.ingest.records import read_csv, read_jsonl
 from qa.types import Article
 
-__all__ = ["ACCEPTED_FORMATS", "IngestResult", "Skipped", "list_files", "read_file", "read_sources"]
+__all__ = ["ACCEPTED_FORMATS", "MAX_BODY_CHARS", "IngestResult", "Skipped", "cap_lengths", "list_files", "read_file", "read_sources"]
+
+# Size policy: a body longer than this (about 150,000 words, ten times the longest news features) is
+# not one article but a dump; it is cut at a paragraph, sentence or word boundary, flagged
+# `truncated`, and the cut is reported. Titles are cut the same way at `MAX_TITLE_CHARS`.
+MAX_BODY_CHARS = 1_000_000
+MAX_TITLE_CHARS = 1_000
 
 ACCEPTED_FORMATS = MappingProxyType({
     ".txt": "one article, or a saved search-result page",
@@ -68,7 +74,7 @@ def read_sources(paths: Sequence[str | Path] | str | Path, *, progress: bool = F
     if isinstance(paths, (str, Path)):
         paths = [paths]
     files = list_files(paths)
-    results = [read_file(shown, path) for shown, path in _track(files, progress)]
+    results = [cap_lengths(read_file(shown, path), shown) for shown, path in _track(files, progress)]
     skipped = tuple(entry for result in results for entry in result.skipped)
     merged, duplicates = merge_duplicates([a for result in results for a in result.articles])
     articles = tuple(sorted(disambiguate_ids(merged), key=lambda a: (a.id, a.content_hash)))
@@ -132,12 +138,52 @@ def read_file(shown: str, path: Path) -> Parsed:
     return read_text_article(text, shown, markdown=extension in {".md", ".markdown"})
 
 
+def cap_lengths(parsed: Parsed, source: str) -> Parsed:
+    """Articles with bodies and titles cut to `MAX_BODY_CHARS`/`MAX_TITLE_CHARS`, each cut reported."""
+    if all(len(a.body) <= MAX_BODY_CHARS and len(a.title) <= MAX_TITLE_CHARS for a in parsed.articles):
+        return parsed
+    articles: list[Article] = []
+    notes: list[Skipped] = []
+    for article in parsed.articles:
+        if len(article.body) <= MAX_BODY_CHARS and len(article.title) <= MAX_TITLE_CHARS:
+            articles.append(article)
+            continue
+        title = cut_text(article.title, MAX_TITLE_CHARS)
+        body = cut_text(article.body, MAX_BODY_CHARS)
+        articles.append(make_article(title, body, sources=article.sources, published=article.published,
+                                     url=article.url, truncated=article.truncated or body != article.body))
+        for part, kept, full, limit in (("title", title, article.title, MAX_TITLE_CHARS), ("body", body, article.body, MAX_BODY_CHARS)):
+            if kept != full:
+                notes.append(Skipped(source, f"the {part} of article {title[:60]!r} is {len(full):,} characters long: "
+                                             f"only its first {len(kept):,} were kept (limit {limit:,})"))
+    return Parsed(tuple(articles), parsed.skipped + tuple(notes))
+
+
+def cut_text(text: str, limit: int) -> str:
+    """`text` if it fits in `limit` characters, else its longest prefix ending at a paragraph, sentence or word end."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    for separator, keep in (("\n", 0), (". ", 1), (" ", 0)):
+        at = head.rfind(separator)
+        if at >= limit // 2:
+            return head[: at + keep].rstrip()
+    return head.rstrip()
+
+
 def _walk(root: Path) -> list[Path]:
     found: list[Path] = []
     for directory, subdirectories, names in os.walk(root):
-        subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
+        subdirectories[:] = sorted(
+            d for d in subdirectories if not d.startswith(".") and not is_index_dir(Path(directory) / d)
+        )
         found.extend(Path(directory) / name for name in sorted(names) if not name.startswith("."))
     return sorted(found, key=lambda p: p.relative_to(root).parts)
+
+
+def is_index_dir(path: Path) -> bool:
+    """Whether a folder is an index built by `qa index` (an index kept inside a source folder is not read as articles)."""
+    return (path / "CURRENT").is_file() and any(child.name.startswith("gen-") for child in path.iterdir())
 
 
 def _track(files: list[tuple[str, Path]], progress: bool) -> Iterable[tuple[str, Path]]:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from qa.types import Article
 
+MAX_REASON_CHARS = 500
+
 
 @dataclass(frozen=True)
 class Skipped:
@@ -14,6 +16,13 @@ class Skipped:
     path: str
     reason: str
     line: int | None = None
+
+    def __post_init__(self) -> None:
+        # Reasons quote file content (titles, parser messages): keep each one a single short line.
+        reason = " ".join(self.reason.split())
+        if len(reason) > MAX_REASON_CHARS:
+            reason = reason[: MAX_REASON_CHARS - 1] + "…"
+        object.__setattr__(self, "reason", reason)
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path

@@ -16,7 +16,7 @@ from qa.ingest.clean import clean_text, normalize_newlines, split_truncation
 from qa.ingest.dates import parse_date
 from qa.ingest.files import has_metadata_header
 from qa.ingest.identity import make_article
-from qa.ingest.outcome import Parsed, skip_file
+from qa.ingest.outcome import Parsed, Skipped, skip_file
 from qa.types import Article
 
 MIN_REPEATS = 3  # a line seen this often on one page is boilerplate
@@ -75,16 +75,19 @@ def read_search_page(text: str, source: str) -> Parsed:
         source: the path string recorded in `Article.sources`.
     """
     lines = _strip_boilerplate(normalize_newlines(text).split("\n"))
-    starts = _find_title_indexes(lines)
+    starts, orphans = _find_title_indexes(lines)
     if not starts:
         return skip_file(source, "looks like a search-result page but holds no title/body pairs")
     page_date = next((line.date for line in lines[: starts[0]] if line.date), None)
-    ends = [*starts[1:], len(lines)]
+    boundaries = sorted(starts + orphans)  # an article's body ends at the next title, orphan or not
+    following = dict(zip(boundaries, boundaries[1:]))
+    ends = [following.get(start, len(lines)) for start in starts]
     articles = tuple(
         _make_page_article(lines[start], lines[start + 1 : end], source, page_date)
         for start, end in zip(starts, ends)
     )
-    return Parsed(articles=tuple(article for article in articles if article is not None))
+    skipped = tuple(Skipped(source, f"title {lines[i].text!r} has no body (the next line is another title)") for i in orphans)
+    return Parsed(articles=tuple(article for article in articles if article is not None), skipped=skipped)
 
 
 def _strip_boilerplate(raw_lines: list[str]) -> list[_Line]:
@@ -109,25 +112,41 @@ def _is_title_like(text: str) -> bool:
     )
 
 
-def _find_title_indexes(lines: list[_Line]) -> list[int]:
-    """Titles: short, paragraph-opening, not sentence-ending, followed by a longer text line."""
+def _find_title_indexes(lines: list[_Line]) -> tuple[list[int], list[int]]:
+    """Titles: short, paragraph-opening, not sentence-ending, followed by a longer text line.
+
+    Returns:
+        The title lines, and the orphan titles: title lines directly followed by another title.
+    """
     titles: list[int] = []
+    orphans: list[int] = []
     index = 0
     while index < len(lines):
-        line = lines[index]
-        following = next((i for i in range(index + 1, len(lines)) if not lines[i].date), None)
-        if (
-            line.date is None
-            and line.new_paragraph
-            and _is_title_like(line.text)
-            and following is not None
-            and len(lines[following].text) > len(line.text)
-        ):
+        following = _body_start(lines, index)
+        if following is None:
+            index += 1
+        elif lines[following].new_paragraph and _body_start(lines, following) is not None:
+            orphans.append(index)  # "Title A / Title B / body of B": A has no body
+            index = following
+        else:
             titles.append(index)
             index = following + 1
-        else:
-            index += 1
-    return titles
+    return titles, orphans
+
+
+def _body_start(lines: list[_Line], index: int) -> int | None:
+    """If `lines[index]` opens an article, the index of its first body line, else None."""
+    line = lines[index]
+    following = next((i for i in range(index + 1, len(lines)) if not lines[i].date), None)
+    if (
+        line.date is None
+        and line.new_paragraph
+        and _is_title_like(line.text)
+        and following is not None
+        and len(lines[following].text) > len(line.text)
+    ):
+        return following
+    return None
 
 
 def _make_page_article(

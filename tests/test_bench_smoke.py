@@ -1,0 +1,64 @@
+"""The benchmark suite's smoke mode runs end to end and writes well-formed results (timings are never asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench")
+    results, docs = folder / "results", folder / "docs" / "benchmarks.md"
+    completed = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--smoke", "--out", str(results), "--docs", str(docs)],
+        cwd=folder, capture_output=True, text=True, timeout=600,
+    )
+    return completed, results, docs
+
+
+def test_smoke_run_succeeds_and_writes_every_section(smoke_run):
+    completed, results, docs = smoke_run
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert sorted(p.name for p in results.glob("*.json")) == ["bbc.json", "onnx.json", "peers.json", "run.json", "scale.json"]
+    for path in results.glob("*.json"):
+        data = json.loads(path.read_text())
+        assert data["section"] == path.stem
+        assert data["mode"] == "smoke"
+
+
+def test_smoke_results_have_the_reported_fields(smoke_run):
+    _, results, _ = smoke_run
+    run = json.loads((results / "run.json").read_text())
+    assert run["failed"] == [] and run["machine"]["nproc"] >= 1 and run["machine"]["versions"]["numpy"]
+    bbc = json.loads((results / "bbc.json").read_text())
+    assert bbc["chunks"] > 0 and bbc["reindex_unchanged"]["chunks_embedded"] == 0
+    assert {"build_over_raw", "first_build_over_reindex"} <= set(bbc["ratios"])
+    scale = json.loads((results / "scale.json").read_text())
+    kinds = {(row["size"], row["kind"]) for row in scale["rows"]}
+    assert kinds == {(size, kind) for size in scale["sizes"] for kind in ("flat", "ivf-sq8")}
+    for row in scale["rows"]:
+        assert 0.0 <= row["recall_at_10"] <= 1.0
+        assert row["latency_top50"]["samples"] == scale["queries"]
+    flat = [row for row in scale["rows"] if row["kind"] == "flat"]
+    assert all(row["recall_at_10"] == 1.0 for row in flat)  # exact search is exact
+    peers = json.loads((results / "peers.json").read_text())
+    assert set(peers["quality"]["dev"]) == {"qa-news"} and "qa-news retrieval only" in peers["latency"]
+    onnx = json.loads((results / "onnx.json").read_text())
+    assert onnx["skipped"]
+
+
+def test_smoke_report_is_rendered(smoke_run):
+    _, _, docs = smoke_run
+    text = docs.read_text()
+    for heading in ("# Benchmarks", "## Machine", "## 2. BBC News", "## 3. Scale", "## 1. Quality and speed"):
+        assert heading in text
+    assert "nproc" in text and "Versions:" in text
+    for image in [line.split("](")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]:
+        assert (docs.parent / image).is_file()
