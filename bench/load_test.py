@@ -44,7 +44,7 @@ CONVERSATIONS = (
     ("Who is Kazakhstan's new ambassador in Belarus?", "In which countries was he previously the top diplomat?",
      "Who won the 2018 football World Cup?"),
     ("Who is the Belarusian First Deputy Defense Minister who made an official visit to Kazakhstan?",
-     "When did he visit?", "What is the price of bread in Paris?"),
+     "Who did he hold negotiations with?", "What is the price of bread in Paris?"),
     ("Which airline rerouted its flights to Europe to avoid Russian and Belarusian airspace?",
      "On what date did the change take effect?", "Who painted the Mona Lisa?"),
     ("How many Kazakh citizens have fought for Russia, according to the Ukrainian center?",

@@ -115,8 +115,8 @@ def _goals(results: dict) -> list[str]:
     if not rows:
         return []
     return ["## Goals", "", *_table(["section", "goal", "measured", "result"], rows),
-            "Rows marked *proposed caches* measure changes that are not in the product yet: `bench/proposals.py` switches "
-            "them on inside the benchmark process only (see section 1).", ""]
+            "*Warmed service* is the chat server as it runs (`qa serve`, app.py: `Assistant.warm_up()` at start); *cold* "
+            "empties every cache before each question, as a one-shot `qa ask` would see it (see section 1).", ""]
 
 
 def _skipped(title: str, data: dict | None) -> list[str] | None:
@@ -241,7 +241,7 @@ def _onnx(data: dict | None) -> list[str]:
         return skipped
     speed, latency, cosine = data["throughput"], data["query_latency"], data["cosine_to_full_precision"]
     lines = [f"## {title}", "",
-             "`load_encoder(name, backend=\"onnx-int8\")`: the transformer exported once with torch.onnx, weights quantized "
+             "`QA_ENCODER_BACKEND=onnx-int8` (`Settings(encoder_backend=\"onnx-int8\")`, `load_encoder(name, backend=\"onnx-int8\")`): the transformer exported once with torch.onnx, weights quantized "
              f"to int8, cached in the user cache directory ({data['onnx_file_mb']:.0f} MB; export "
              + ("was cached)." if data["export_was_cached"] else f"took {data['export_seconds']:.0f} s)."), ""]
     lines += _table(["encoder", f"chunks/s ({data['texts']} {data['text_source']})", "one question p50", "p95"],

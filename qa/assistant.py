@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from embeddings.encoder import Encoder, load_encoder
+from embeddings.encoder import CACHED_CALL_MAX, Encoder, load_encoder
 from qa.config import Settings
 from qa.entities import EntityTagger
 from qa.errors import QuestionError
@@ -20,11 +20,12 @@ from qa.index import NewsIndex, UpdateReport, build_index, check_dimension, load
 from qa.question import ENTITY_LABELS, QuestionProfile, profile_question
 from qa.retrieve import allowed_rows, retrieve
 from qa.text import STOPWORDS, content_terms, stem, words
-from qa.types import Answer, Article
+from qa.types import Answer, Article, Span
 
 NOT_FOUND_TEXT = "These articles do not contain the answer."
 DEMO_CORPUS = Path(__file__).parent / "examples" / "demo_corpus"
 HITS_READ = 8  # chunks whose sentences are read as candidate answers
+WARM_UP_BATCH = CACHED_CALL_MAX  # sentences per call in `warm_up`: calls this small go through the encoder's vector cache
 PARTNER_SHARE = 0.65  # a neighbouring sentence scoring this share of the best joins the answer
 _PRONOUN = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|theirs|it|its|this|that|these|those|there)\b", re.IGNORECASE)
 
@@ -47,7 +48,7 @@ class Assistant:
     def __init__(self, index: NewsIndex, *, settings: Settings, encoder: Encoder | None = None, tagger: EntityTagger | None = None) -> None:
         self.index = index
         self.settings = settings
-        self.encoder = encoder or load_encoder(index.model_name)
+        self.encoder = encoder or load_encoder(index.model_name, backend=settings.encoder_backend)
         self.tagger = tagger or EntityTagger()
         self._checked = threading.Event()
         self._terms_cache: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
@@ -73,9 +74,44 @@ class Assistant:
     def build(cls, sources: Sequence[str | Path], index_dir: str | Path, *, settings: Settings | None = None, encoder: Encoder | None = None) -> Assistant:
         """Index `sources` into `index_dir` (incrementally) and return an assistant over it."""
         settings = settings or Settings.from_env()
-        encoder = encoder or load_encoder(settings.model_name)
+        encoder = encoder or load_encoder(settings.model_name, backend=settings.encoder_backend)
         index_sources(sources, Path(index_dir), settings=settings, encoder=encoder)
         return cls.load(index_dir, settings=settings, encoder=encoder)
+
+    def warm_up(self) -> int:
+        """Prepare, ahead of the first questions, what answering computes per article and sentence.
+
+        The terms of every article, and the vectors and entity analyses of every sentence, go
+        into the caches that `ask` reads, so a running service answers its first questions as
+        fast as later ones. Sentences are prepared only when the whole collection fits in the
+        caches (a few thousand sentences); a larger one warms up as it is asked about.
+
+        Returns:
+            The number of sentences prepared (0 when the collection is too large).
+        """
+        for article in self.index.articles.values():
+            self._article_terms(article)
+        texts = list(dict.fromkeys(
+            self.index.articles[article_id].body[span.start : span.end]
+            for article_id, spans in self.index.sentences.items()
+            for span in spans
+        ))
+        vector_room = getattr(getattr(self.encoder, "cache", None), "size", 0)
+        if not texts or len(texts) > min(vector_room, self.tagger.cache_size):
+            return 0
+        for start in range(0, len(texts), WARM_UP_BATCH):
+            batch = texts[start : start + WARM_UP_BATCH]
+            self.encoder.encode(batch)
+            self.tagger.analyze(batch)
+        return len(texts)
+
+    def clear_caches(self) -> None:
+        """Forget what `warm_up` and earlier questions prepared (article terms, sentence vectors and analyses)."""
+        self._terms_cache.clear()
+        cache = getattr(self.encoder, "cache", None)
+        if cache is not None:
+            cache.clear()
+        self.tagger.clear_cache()
 
     def info(self) -> CollectionInfo:
         earliest, latest = self.index.date_range()
@@ -163,17 +199,29 @@ class Assistant:
                     best, partner, span = partner, best, partner_span
             citations.append(make_citation(best, span, extend_to=partner.span if partner else None))
         used = {best.article.id} if found else set()
+        answer_text = citations[0].answer if found else None
         for sentence in ranked:
             if len(citations) >= top_k:
                 break
             if sentence.article.id in used:
                 continue
             used.add(sentence.article.id)
-            other_span = find_span(sentence.text, sentence.analysis, profile, question_words) if found else None
-            citations.append(make_citation(sentence, other_span))
+            citations.append(make_citation(sentence, _mention(sentence.text, answer_text)))
         text = citations[0].quote if found else NOT_FOUND_TEXT
         answer_span = citations[0].answer if found else None
         return Answer(question=question, text=text, found=found, confidence=round(confidence, 4), citations=tuple(citations), span=answer_span)
+
+
+def _mention(sentence: str, answer: str | None) -> Span | None:
+    """Where another source repeats the answer (case-insensitively), to highlight it there too.
+
+    Other sources are highlighted only where they corroborate the answer: their own best
+    guess would read as a competing answer.
+    """
+    if not answer:
+        return None
+    match = re.search(r"(?<!\w)" + re.escape(answer) + r"(?!\w)", sentence, re.IGNORECASE)
+    return Span(match.start(), match.end()) if match else None
 
 
 @dataclass(frozen=True)
@@ -282,7 +330,8 @@ def index_sources(sources: Sequence[str | Path], index_dir: Path, *, settings: S
 
     result = read_sources(list(sources), progress=settings.show_progress)
     report = build_index(result.articles, index_dir, settings=settings, encoder=encoder, rebuild=rebuild, on_progress=on_progress)
-    return replace(report, files_read=result.files_read, duplicates_merged=result.duplicates_merged, skipped=result.skipped)
+    return replace(report, files_read=result.files_read, duplicates_merged=result.duplicates_merged, skipped=result.skipped,
+                   shortened=result.shortened)
 
 
 def ensure_default_index(settings: Settings, *, encoder: Encoder | None = None) -> Path:

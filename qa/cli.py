@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = add("serve", _run_serve, "Run the browser chat.")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--examples", type=Path, metavar="FILE",
+                       help="example questions to show, one per line (default: the demo questions, for the demo index only)")
     return parser
 
 
@@ -89,10 +91,14 @@ def _run_index(args, settings: Settings) -> int:
     for problem in report.skipped:
         where = f"{problem.path}:{problem.line}" if problem.line else problem.path
         print(_inert(f"skipped {where}: {problem.reason}"), file=sys.stderr)
+    for cut in report.shortened:
+        where = f"{cut.path}:{cut.line}" if cut.line else cut.path
+        print(_inert(f"cut {where}: {cut.reason}"), file=sys.stderr)
     for note in report.notes:
         print(_inert(f"note: {note}"), file=sys.stderr)
+    cut_count = f", {len(report.shortened)} cut to the size limit" if report.shortened else ""
     print(f"read {report.files_read} files: {report.articles} articles ({report.duplicates_merged} duplicate copies merged, "
-          f"{len(report.skipped)} skipped)")
+          f"{len(report.skipped)} skipped{cut_count})")
     print(f"added {report.added}, updated {report.updated}, removed {report.removed}, unchanged {report.unchanged}; "
           f"embedded {report.chunks_embedded} of {report.chunks} chunks in {report.seconds:.1f} s")
     print(f"index: {report.index_dir}")
@@ -194,7 +200,7 @@ def _run_eval(args, settings: Settings) -> int:
 def _run_serve(args, settings: Settings) -> int:
     from qa.web import launch
 
-    launch(index_dir=args.index, host=args.host, port=args.port, settings=settings)
+    launch(index_dir=args.index, host=args.host, port=args.port, settings=settings, examples_file=args.examples)
     return 0
 
 

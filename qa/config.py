@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from embeddings.encoder import BACKENDS, TORCH
 from qa.errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -29,6 +30,7 @@ class Settings:
     """
 
     model_name: str = DEFAULT_MODEL
+    encoder_backend: str = TORCH  # "torch"; "onnx-int8" is faster on CPU (pip install 'qa-news[onnx]')
     index_dir: Path | None = None
     batch_size: int = 32
     chunk_tokens: int = 200
@@ -54,6 +56,8 @@ class Settings:
             raise ConfigError(f"chunk_overlap_sentences must be 0 or more, got {self.chunk_overlap_sentences!r}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ConfigError(f"min_confidence must be between 0 and 1, got {self.min_confidence!r}")
+        if self.encoder_backend not in BACKENDS:
+            raise ConfigError(f"encoder_backend must be one of {', '.join(BACKENDS)}, got {self.encoder_backend!r}")
         if not self.model_name.strip():
             raise ConfigError("model_name is empty: give a sentence-transformers model name or path")
         if self.index_dir is not None and not isinstance(self.index_dir, Path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -41,14 +42,17 @@ class EntityTagger:
     """Finds entities with spaCy's small English model if one is installed, else with simple rules.
 
     The model loads on first use; calls are serialized because spaCy pipelines are not
-    documented as thread-safe.
+    documented as thread-safe. Analyses of the last `cache_size` sentences are kept, since a
+    service asked about one collection meets the same sentences again and again.
     """
 
-    def __init__(self, model_names: Sequence[str] = SPACY_MODELS) -> None:
+    def __init__(self, model_names: Sequence[str] = SPACY_MODELS, *, cache_size: int = 8192) -> None:
         self._model_names = tuple(model_names)
         self._nlp = None
         self._loaded = False
         self._lock = threading.Lock()
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, Analysis] = OrderedDict()
 
     @property
     def uses_model(self) -> bool:
@@ -70,18 +74,35 @@ class EntityTagger:
                     continue
         return self._nlp
 
+    def clear_cache(self) -> None:
+        """Forget the kept analyses."""
+        with self._lock:
+            self._cache.clear()
+
     def analyze(self, sentences: Sequence[str]) -> list[Analysis]:
         """Entities and noun phrases of each sentence."""
         with self._lock:
-            nlp = self._load()
-            if nlp is None:
-                return [_analyze_by_rules(s) for s in sentences]
-            results = []
-            for doc in nlp.pipe(list(sentences), batch_size=16):
-                entities = tuple(Entity(e.start_char, e.end_char, e.label_) for e in doc.ents)
-                phrases = tuple(Entity(c.start_char, c.end_char, "NP") for c in doc.noun_chunks)
-                results.append(Analysis(entities, phrases))
-            return results
+            found = {s: self._cache[s] for s in sentences if s in self._cache}
+            for sentence in found:
+                self._cache.move_to_end(sentence)
+            missing = [s for s in dict.fromkeys(sentences) if s not in found]
+            if missing:
+                nlp = self._load()
+                if nlp is None:
+                    analyses = [_analyze_by_rules(s) for s in missing]
+                else:
+                    analyses = []
+                    for doc in nlp.pipe(missing, batch_size=16):
+                        entities = tuple(Entity(e.start_char, e.end_char, e.label_) for e in doc.ents)
+                        phrases = tuple(Entity(c.start_char, c.end_char, "NP") for c in doc.noun_chunks)
+                        analyses.append(Analysis(entities, phrases))
+                for sentence, analysis in zip(missing, analyses):
+                    found[sentence] = analysis
+                    if self.cache_size:
+                        self._cache[sentence] = analysis
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            return [found[s] for s in sentences]
 
 
 def _analyze_by_rules(sentence: str) -> Analysis:

@@ -20,7 +20,9 @@ COVERAGE_WEIGHT = 0.5
 TYPE_WEIGHT = 0.4
 RETRIEVAL_WEIGHT = 0.1
 PHRASE_WEIGHT = 0.15  # share of the question's word pairs that the sentence has side by side
-TITLE_SHARE = 0.5  # a question term found only in the article's title counts this much
+TITLE_SHARE = 0.5  # a question term found only in the article's title (or the sentence a pronoun points back to) counts this much
+# A sentence opening with a pronoun ("He suffered ...") refers back to the sentence before it.
+_ANAPHORIC_OPENING = re.compile(r"(?:he|she|they|it|his|her|their|its|this|these|those|that)\b", re.IGNORECASE)
 SENTENCES_EMBEDDED = 12
 SENTENCES_TAGGED = 8
 
@@ -73,7 +75,8 @@ def candidate_sentences(
     """Every sentence of the retrieved chunks, once, with its lexical coverage of the question.
 
     Coverage is the IDF-weighted share of the question's terms found in the sentence (terms
-    only in the title count `TITLE_SHARE`); article coverage is the same share over the
+    only in the title, or for a sentence opening with a pronoun only in the sentence before
+    it, count `TITLE_SHARE`); article coverage is the same share over the
     whole article, a check that the article is about what the question asks; `names_found`
     is the share of the question's proper names that the article mentions; `phrases` the
     share of the question's adjacent term pairs ("take effect") found adjacent in the sentence.
@@ -88,16 +91,21 @@ def candidate_sentences(
         title_terms, all_terms = terms_of(hit.article)
         article_coverage = sum(w for t, w in weights.items() if terms_match(t, all_terms)) / total
         names_found = sum(terms_match(n, all_terms) for n in names) / len(names) if names else 1.0
-        for span in index.sentences[hit.article.id]:
+        spans = index.sentences[hit.article.id]
+        for position, span in enumerate(spans):
             if span.end <= hit.chunk.start or span.start >= hit.chunk.end or (hit.article.id, span.start) in seen:
                 continue
             seen.add((hit.article.id, span.start))
             text = hit.article.body[span.start : span.end]
             sentence_sequence = content_terms(text)
             sentence_terms = set(sentence_sequence)
+            context_terms = title_terms
+            if position > 0 and _ANAPHORIC_OPENING.match(text):  # "He suffered ...": who "he" is, the sentence before says
+                previous = spans[position - 1]
+                context_terms = title_terms | frozenset(content_terms(hit.article.body[previous.start : previous.end]))
             phrases = len(pairs & set(zip(sentence_sequence, sentence_sequence[1:]))) / len(pairs) if pairs else 0.0
             covered = sum(
-                w if terms_match(t, sentence_terms) else TITLE_SHARE * w if terms_match(t, title_terms) else 0.0
+                w if terms_match(t, sentence_terms) else TITLE_SHARE * w if terms_match(t, context_terms) else 0.0
                 for t, w in weights.items()
             )
             candidates.append(ScoredSentence(hit.article, span, text, retrieval=1.0 / hit.rank, coverage=covered / total,

@@ -61,6 +61,7 @@ class UpdateReport:
     files_read: int = 0
     duplicates_merged: int = 0
     skipped: tuple = ()
+    shortened: tuple = ()
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
 
@@ -118,7 +119,7 @@ def build_index(
     say = on_progress or (lambda message: None)
     index_dir = Path(index_dir).resolve()  # "idx/../other" is "other", even when "idx" does not exist
     check_index_path(index_dir)
-    encoder = encoder or load_encoder(settings.model_name)
+    encoder = encoder or load_encoder(settings.model_name, backend=settings.encoder_backend)
     notes: list[str] = []
     previous = None
     if not rebuild:

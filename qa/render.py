@@ -53,12 +53,15 @@ def escape_text(text: str) -> str:
 
 def read_question(rendered: str) -> str:
     """The question text back from a user message rendered with `render_question`."""
-    return html.unescape(rendered)
+    return "" if rendered == EMPTY_QUESTION else html.unescape(rendered)
+
+
+EMPTY_QUESTION = '<em class="qa-empty">(empty question)</em>'
 
 
 def render_question(question: str) -> str:
-    """A user's question as it appears in the chat (escaped like article text)."""
-    return escape_text(question)
+    """A user's question as it appears in the chat (escaped like article text); a blank one as a placeholder."""
+    return escape_text(question) if question.strip() else EMPTY_QUESTION
 
 
 def highlight(quote: str, start: int | None, end: int | None) -> str:
@@ -130,6 +133,7 @@ def render_error(error: BaseException | str) -> str:
         message = str(error) or type(error).__name__
     else:
         message = UNEXPECTED_ERROR
+    message = message[:1].upper() + message[1:]  # a sentence of its own after "Sorry, ..."
     return f'<div class="qa-error"><strong>Sorry, I could not answer that.</strong> {escape_text(message)}</div>'
 
 

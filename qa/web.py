@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from qa.config import Settings
-from qa.errors import QAError
+from qa.errors import ConfigError, QAError
 from qa.render import (
     read_question,
     render_collection_line,
@@ -42,6 +42,7 @@ DEMO_QUESTIONS = tuple(
 )
 LOADING = "Loading the collection… the first start builds the search index, which can take a minute."
 SEARCHING = "Searching the articles…"
+QUEUE_SIZE = 256  # questions waiting at most; past that Gradio answers "queue full" at once instead of piling up
 
 # Styles for the classes qa.render emits. Injected through gr.HTML(head=...) so that a plain
 # `demo.launch()` (as on a Hugging Face Space) gets them too; `launch(css=...)` would not.
@@ -63,6 +64,8 @@ CSS = """
 #qa-chat .qa-error { border-left: 4px solid #dc2626; background: rgba(220, 38, 38, .08);
   padding: .4em .8em; border-radius: 4px; }
 #qa-chat .qa-status { opacity: .7; font-style: italic; margin: 0; }
+/* Gradio ships its font in regular and semi-bold only: ask for semi-bold, or browsers fake bold from another font. */
+#qa-chat strong, #qa-chat b, .qa-collection strong, .prose h1, h1 { font-weight: 600; }
 .qa-collection, #qa-collection .qa-status, #qa-collection .qa-error { font-size: .9em; opacity: .85; margin: 0; }
 """
 
@@ -160,11 +163,22 @@ def describe_collection(assistant: LazyAssistant) -> str:
         return render_error(error)
 
 
+def prepare_assistant(assistant: LazyAssistant) -> None:
+    """Load the collection and warm the assistant's caches: run in the background at server start."""
+    try:
+        prepared = assistant.get().warm_up()
+        logger.info("warmed up: %d sentences prepared", prepared)
+    except QAError as error:  # the page shows it when it loads, and the first question tries again
+        logger.warning("loading the collection failed: %s", error)
+    except Exception:  # a failed warm-up only costs speed
+        logger.exception("preparing the assistant failed")
+
+
 def build_demo(
     assistant_factory_or_assistant: Assistant | AssistantSource,
     *,
     settings: Settings | None = None,
-    examples: Sequence[str] = DEMO_QUESTIONS,
+    examples: Sequence[str] | None = None,
     preload: bool = False,
 ) -> gr.Blocks:
     """The chat app.
@@ -173,20 +187,23 @@ def build_demo(
         assistant_factory_or_assistant: an Assistant, or a no-argument function that makes one
             (called once, at the first question or page load, since building an index takes time).
         settings: defaults for the controls (number of sources).
-        examples: example questions shown under the question box.
-        preload: start making the assistant in a background thread right away.
+        examples: example questions shown under the question box (default: the demo questions
+            when the settings name no index, since then the demo corpus is served).
+        preload: make the assistant and warm its caches (`Assistant.warm_up`) in a background
+            thread right away, so the first questions are answered as fast as later ones.
     Returns:
         Gradio Blocks; call `.launch()` on it.
     """
     settings = settings or Settings.from_env()
+    examples = default_examples(None, settings) if examples is None else tuple(examples)
     assistant = LazyAssistant(assistant_factory_or_assistant)
 
     def respond(message: str, history: list[dict[str, Any]] | None, top_k: float, since: str, until: str
                 ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         history = list(history or [])
         previous = user_questions(history)
-        if (message or "").strip():
-            history.append({"role": "user", "content": render_question(message)})
+        # Every question gets its own bubble, a blank one too, so its error reply is not merged into the previous answer.
+        history.append({"role": "user", "content": render_question(message or "")})
         history.append({"role": "assistant", "content": render_status(SEARCHING)})
         yield "", history
         reply = answer_message(assistant, message or "", history=previous, top_k=int(top_k),
@@ -220,7 +237,8 @@ def build_demo(
             max_lines=4,
             elem_id="qa-question",
         )
-        gr.Examples(examples=[[example] for example in examples], inputs=question, label="Example questions")
+        if examples:
+            gr.Examples(examples=[[example] for example in examples], inputs=question, label="Example questions")
         with gr.Accordion("Options", open=False, elem_id="qa-options"):
             top_k = gr.Slider(1, 10, value=min(max(settings.top_k, 1), 10), step=1, label="Number of sources",
                               elem_id="qa-top-k")
@@ -232,15 +250,37 @@ def build_demo(
         demo.load(functools.partial(describe_collection, assistant), None, collection, api_visibility="private",
                   show_progress="hidden")
 
+    demo.queue(max_size=QUEUE_SIZE)
     if preload:
-        threading.Thread(target=describe_collection, args=(assistant,), name="qa-preload", daemon=True).start()
+        threading.Thread(target=prepare_assistant, args=(assistant,), name="qa-preload", daemon=True).start()
     return demo
 
 
 def launch(index_dir: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 7860,
-           settings: Settings | None = None) -> None:
-    """Serve the chat over the index at `index_dir` (default: the demo index, built on first use)."""
+           settings: Settings | None = None, examples_file: str | Path | None = None) -> None:
+    """Serve the chat over the index at `index_dir` (default: the demo index, built on first use).
+
+    The example questions are read from `examples_file` (one per line) when given; otherwise
+    the demo questions are shown for the demo index, and none for another collection.
+    """
     from qa.assistant import Assistant
 
+    settings = settings or Settings.from_env()
+    examples = read_examples(examples_file) if examples_file is not None else default_examples(index_dir, settings)
     factory = functools.partial(Assistant.load, index_dir, settings=settings)
-    build_demo(factory, settings=settings, preload=True).launch(server_name=host, server_port=port)
+    demo = build_demo(factory, settings=settings, preload=True, examples=examples)
+    demo.launch(server_name=host, server_port=port)
+
+
+def default_examples(index_dir: str | Path | None, settings: Settings) -> tuple[str, ...]:
+    """The demo questions when serving the demo index (no index named), none for another collection."""
+    return DEMO_QUESTIONS if index_dir is None and settings.index_dir is None else ()
+
+
+def read_examples(path: str | Path) -> tuple[str, ...]:
+    """Example questions from a text file, one per line (blank lines skipped)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read example questions from {path} ({error}): give a UTF-8 text file, one question per line") from error
+    return tuple(line.strip() for line in text.splitlines() if line.strip())

@@ -100,3 +100,50 @@ def test_info_describes_the_collection(assistant, settings):
 def test_loading_a_missing_index_says_how_to_build_one(tmp_path, settings, fake_encoder):
     with pytest.raises(IndexNotFoundError, match="qa index"):
         Assistant.load(tmp_path / "nowhere", settings=settings, encoder=fake_encoder)
+
+
+class CachingFakeEncoder:
+    """The fake encoder behind a real VectorCache, as the sentence-transformers encoder has."""
+
+    def __init__(self, inner, size: int = 4096) -> None:
+        from embeddings.encoder import VectorCache
+
+        self.inner, self.cache = inner, VectorCache(size)
+        self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
+        self.count_tokens = inner.count_tokens
+
+    def encode(self, texts, *, batch_size: int = 32, progress: bool = False):
+        return self.cache.encode(list(texts), self.inner.encode)
+
+
+def test_warm_up_prepares_every_sentence_and_answers_stay_the_same(collection, settings, fake_encoder):
+    encoder = CachingFakeEncoder(fake_encoder)
+    assistant = Assistant.build([collection], settings.index_dir, settings=settings, encoder=encoder)
+    question = "Who is the mayor of Port Selin?"
+    before = assistant.ask(question)
+    assistant.clear_caches()
+    sentences = sum(len(spans) for spans in assistant.index.sentences.values())
+    assert assistant.warm_up() == sentences == 9
+    assert len(assistant.tagger._cache) == sentences
+    fake_encoder.encoded.clear()
+    assert assistant.ask(question) == before
+    assert fake_encoder.encoded == [question]  # only the question itself was embedded
+
+
+def test_warm_up_skips_a_collection_larger_than_the_caches(collection, settings, fake_encoder):
+    assistant = Assistant.build([collection], settings.index_dir, settings=settings, encoder=CachingFakeEncoder(fake_encoder, size=4))
+    assert assistant.warm_up() == 0
+    assert assistant.ask("Who is the mayor of Port Selin?").found
+
+
+def test_other_sources_are_highlighted_only_where_they_repeat_the_answer(assistant):
+    from qa.assistant import _mention
+    from qa.types import Span
+
+    assert _mention("The harbour in Port Selin opened; PORT SELIN grew.", "Port Selin") == Span(15, 25)
+    assert _mention("Port Selina is elsewhere.", "Port Selin") is None
+    assert _mention("Anything at all.", None) is None
+    answer = assistant.ask("Who is the mayor of Port Selin?", top_k=3)
+    assert answer.found and len(answer.citations) == 3
+    for citation in answer.citations[1:]:
+        assert citation.answer_start is None or citation.answer.lower() == answer.span.lower()

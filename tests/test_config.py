@@ -82,6 +82,7 @@ def test_out_of_range_environment_values_name_the_setting(variable, raw):
         ({"chunk_overlap_sentences": -1}, "chunk_overlap_sentences must be 0 or more, got -1"),
         ({"min_confidence": 1.5}, "min_confidence must be between 0 and 1, got 1.5"),
         ({"model_name": "  "}, "model_name is empty"),
+        ({"encoder_backend": "tensorrt"}, "encoder_backend must be one of torch, onnx, onnx-int8, got 'tensorrt'"),
     ],
 )
 def test_invalid_settings_raise_config_error(changes, message):
@@ -118,3 +119,8 @@ def test_with_validates_the_copy():
 def test_settings_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         Settings().top_k = 3  # type: ignore[misc]
+
+
+def test_encoder_backend_from_environment():
+    assert Settings.from_env({"QA_ENCODER_BACKEND": "onnx-int8"}).encoder_backend == "onnx-int8"
+    assert Settings.from_env({}).encoder_backend == "torch"

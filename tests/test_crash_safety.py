@@ -39,7 +39,7 @@ import os, shutil, sys, time
 sys.path.insert(0, {tests!r})
 import qa.assistant, qa.index
 from conftest import FakeEncoder
-qa.index.load_encoder = qa.assistant.load_encoder = lambda name: FakeEncoder(name=name)
+qa.index.load_encoder = qa.assistant.load_encoder = lambda name, **_: FakeEncoder(name=name)
 pause = float(os.environ.get("CRASH_PAUSE", "0"))
 
 def announce(name):
@@ -235,8 +235,8 @@ DAMAGES = ("truncated to half", "emptied", "byte flipped", "invalid UTF-8", "gar
 
 
 def test_every_damaged_index_file_is_detected_and_a_rebuild_repairs_it(pristine_index, tmp_path, tagger, monkeypatch, capsys):
-    monkeypatch.setattr(qa.assistant, "load_encoder", lambda name: FakeEncoder(name=name))
-    monkeypatch.setattr(qa.index, "load_encoder", lambda name: FakeEncoder(name=name))
+    monkeypatch.setattr(qa.assistant, "load_encoder", lambda name, **_: FakeEncoder(name=name))
+    monkeypatch.setattr(qa.index, "load_encoder", lambda name, **_: FakeEncoder(name=name))
     monkeypatch.setattr(qa.assistant, "EntityTagger", lambda: tagger)
     names = index_files(pristine_index)
     assert len(names) >= 7  # CURRENT, manifest, articles, chunks, vectors (.npy + .json), lexical files

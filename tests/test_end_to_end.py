@@ -106,3 +106,22 @@ def test_cli_index_is_incremental(demo_index, capsys, tmp_path):
     assert "added 22" in first and "4 duplicate copies merged" in first
     assert main(["index", str(DEMO_CORPUS), "--index", str(target), "--quiet"]) == 0
     assert "embedded 0 of" in capsys.readouterr().out
+
+
+def test_every_demo_example_question_is_answered_with_a_highlighted_span(assistant):
+    from qa.web import DEMO_QUESTIONS
+
+    assert len(DEMO_QUESTIONS) == 5
+    for question in DEMO_QUESTIONS:
+        answer = assistant.ask(question)
+        assert answer.found, question
+        first = answer.citations[0]
+        assert first.answer_start is not None and first.answer == answer.span, question
+
+
+def test_warm_up_prepares_the_demo_collection_and_changes_no_answer(assistant):
+    question = "Which airline rerouted its flights to Europe to avoid Russian and Belarusian airspace?"
+    before = assistant.ask(question)
+    assistant.clear_caches()
+    assert assistant.warm_up() == sum(len(spans) for spans in assistant.index.sentences.values()) > 300
+    assert assistant.ask(question) == before

@@ -64,3 +64,35 @@ def test_reason_span_after_blames_on():
 def test_no_span_when_nothing_of_the_type_is_there():
     assert _span("When did the harbour open?", "The harbour is large and busy.", EntityTagger(model_names=())) is None
     assert _span("Why did it close?", "It closed.", EntityTagger(model_names=())) is None
+
+
+def test_tagger_cache_returns_the_same_analyses_and_stays_bounded():
+    tagger = EntityTagger(model_names=(), cache_size=2)
+    sentences = ["Mayor Tomas Varga spoke on June 14, 2024.", "The harbour cost $420 million.", "Anna Keller left."]
+    first = tagger.analyze(sentences)
+    assert tagger.analyze(sentences[::-1]) == first[::-1]
+    assert list(tagger._cache) == sentences[::-1][1:]  # the two used last
+    uncached = EntityTagger(model_names=(), cache_size=0)
+    assert uncached.analyze(sentences) == first and not uncached._cache
+    tagger.clear_cache()
+    assert not tagger._cache
+
+
+def test_a_sentence_opening_with_a_pronoun_borrows_the_terms_of_the_sentence_before(tmp_path, fake_encoder, settings):
+    from qa.extract import TITLE_SHARE, candidate_sentences
+    from qa.index import build_index, load_index
+    from qa.retrieve import retrieve
+    from qa.types import Article
+
+    body = ("A volunteer firefighter carried patients out of the burning clinic. "
+            "He suffered smoke inhalation during the rescue. Smoke inhalation is common.")
+    article = Article(id="a1", title="Hero deported", body=body)
+    build_index([article], tmp_path / "idx", settings=settings, encoder=fake_encoder)
+    index = load_index(tmp_path / "idx", settings=settings)
+    hits = retrieve(index, fake_encoder.encode(["x"])[0], "suffer clinic", settings=settings, top_k=1)
+    by_text = {s.text: s for s in candidate_sentences(index, hits, ("suffer", "clinic"))}
+    idf = {t: index.lexical.idf(t) for t in ("suffer", "clinic")}
+    total = sum(idf.values())
+    # "He ..." finds "clinic" in the sentence before it, at the title's share; the third sentence does not.
+    assert by_text["He suffered smoke inhalation during the rescue."].coverage == pytest.approx((idf["suffer"] + TITLE_SHARE * idf["clinic"]) / total)
+    assert by_text["Smoke inhalation is common."].coverage == 0.0

@@ -27,8 +27,8 @@ SETTINGS = Settings(model_name="fake-encoder", show_progress=False, chunk_tokens
 
 @pytest.fixture
 def fake_model(monkeypatch) -> None:
-    monkeypatch.setattr(qa.index, "load_encoder", lambda name: FakeEncoder(name=name))
-    monkeypatch.setattr(qa.assistant, "load_encoder", lambda name: FakeEncoder(name=name))
+    monkeypatch.setattr(qa.index, "load_encoder", lambda name, **_: FakeEncoder(name=name))
+    monkeypatch.setattr(qa.assistant, "load_encoder", lambda name, **_: FakeEncoder(name=name))
     monkeypatch.setattr(qa.assistant, "EntityTagger", lambda: EntityTagger(model_names=()))
 
 
@@ -56,7 +56,7 @@ def served(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.delenv("GRADIO_ALLOWED_PATHS", raising=False)
     patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    patch.setattr(qa.assistant, "load_encoder", lambda name: FakeEncoder(name=name))
+    patch.setattr(qa.assistant, "load_encoder", lambda name, **_: FakeEncoder(name=name))
     patch.setattr(qa.assistant, "EntityTagger", lambda: EntityTagger(model_names=()))
     launched: dict = {}
     original = gr.Blocks.launch

@@ -164,7 +164,7 @@ def test_hostile_url_and_file_name_are_not_markup(hostile):
 
 @pytest.fixture
 def cli_index(hostile, monkeypatch) -> str:
-    monkeypatch.setattr(qa.assistant, "load_encoder", lambda name: FakeEncoder(name=name))
+    monkeypatch.setattr(qa.assistant, "load_encoder", lambda name, **_: FakeEncoder(name=name))
     monkeypatch.setattr(qa.assistant, "EntityTagger", lambda: hostile.tagger)
     return str(hostile.index.path.parent)
 

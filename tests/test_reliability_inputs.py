@@ -30,8 +30,8 @@ GOOD_BODY = (
 @pytest.fixture
 def fake_model(monkeypatch) -> None:
     """Every encoder the library loads by name is a FakeEncoder: no model in these tests."""
-    monkeypatch.setattr(qa.index, "load_encoder", lambda name: FakeEncoder(name=name))
-    monkeypatch.setattr(qa.assistant, "load_encoder", lambda name: FakeEncoder(name=name))
+    monkeypatch.setattr(qa.index, "load_encoder", lambda name, **_: FakeEncoder(name=name))
+    monkeypatch.setattr(qa.assistant, "load_encoder", lambda name, **_: FakeEncoder(name=name))
 
 
 def write(folder: Path, name: str, content: str | bytes) -> Path:
@@ -211,7 +211,7 @@ class CachedFakeEncoder(FakeEncoder):
         return out
 
 
-make = lambda name: CachedFakeEncoder(name=name, max_tokens=256)
+make = lambda name, **_: CachedFakeEncoder(name=name, max_tokens=256)
 qa.index.load_encoder = make
 qa.assistant.load_encoder = make
 from qa.cli import main
@@ -268,11 +268,12 @@ def test_a_50_mb_article_is_cut_to_the_size_limit_in_bounded_time_and_memory(tmp
     assert stats["code"] == 0
     assert elapsed < 120, f"indexing a 50 MB article took {elapsed:.0f} s"
     assert stats["max_rss_mb"] < 1500, f"indexing a 50 MB article peaked at {stats['max_rss_mb']:.0f} MB"
-    notes = [line for line in run.stderr.splitlines() if line.startswith("skipped ")]
+    assert not [line for line in run.stderr.splitlines() if line.startswith("skipped ")]
+    notes = [line for line in run.stderr.splitlines() if line.startswith("cut ")]
     assert len(notes) == 1
     assert f"huge.txt: the body of article 'Annual Report of the Harbour Authority' is {body_chars - 2:,} characters long" in notes[0]
     assert "limit 1,000,000" in notes[0]
-    assert "read 2 files: 2 articles (0 duplicate copies merged, 1 skipped)" in run.stdout
+    assert "read 2 files: 2 articles (0 duplicate copies merged, 0 skipped, 1 cut to the size limit)" in run.stdout
 
     from qa.config import Settings
     from qa.index import load_index
@@ -283,3 +284,20 @@ def test_a_50_mb_article_is_cut_to_the_size_limit_in_bounded_time_and_memory(tmp
     assert big.truncated is True
     assert big.body.endswith("berth 7.")  # cut at a paragraph end
     assert all(index.articles[c.article_id].body[c.start:c.end] == c.text for c in index.chunks)
+
+
+def test_an_over_long_article_is_kept_cut_and_reported_as_shortened_not_skipped(tmp_path, monkeypatch):
+    import qa.ingest.collect as collect
+    from qa.ingest import read_sources
+
+    monkeypatch.setattr(collect, "MAX_BODY_CHARS", 120)
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    write(folder, "long.txt", "A Long Report\n\n" + "The council met again today. " * 10 + "\n")
+    result = read_sources([folder])
+    assert result.skipped == ()
+    assert [str(s) for s in result.shortened] == [
+        f"{folder / 'long.txt'}: the body of article 'A Long Report' is 289 characters long: only its first 115 were kept (limit 120)"
+    ]
+    (article,) = result.articles
+    assert article.truncated and article.body.endswith("today.") and len(article.body) == 115

@@ -142,7 +142,7 @@ def test_chat_replies_to_every_question(assistant, question):
 
 @pytest.fixture
 def cli_index(assistant, monkeypatch):
-    monkeypatch.setattr(qa.assistant, "load_encoder", lambda name: FakeEncoder(name=name))
+    monkeypatch.setattr(qa.assistant, "load_encoder", lambda name, **_: FakeEncoder(name=name))
     monkeypatch.setattr(qa.assistant, "EntityTagger", lambda: assistant.tagger)  # load spaCy once, not per command
     return str(assistant.index.path.parent)
 

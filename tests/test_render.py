@@ -243,11 +243,11 @@ def test_hostile_article_reads_back_as_literal_text():
 def test_render_error_messages():
     assert render_error(QuestionError("the question is empty: type a question")) == (
         '<div class="qa-error"><strong>Sorry, I could not answer that.</strong>'
-        " the question is empty&#58; type a question</div>"
+        " The question is empty&#58; type a question</div>"
     )
     assert render_error("since must be YYYY-MM-DD, got '<b>'") == (
         '<div class="qa-error"><strong>Sorry, I could not answer that.</strong>'
-        " since must be YYYY-MM-DD, got &#39;&lt;b&gt;&#39;</div>"
+        " Since must be YYYY-MM-DD, got &#39;&lt;b&gt;&#39;</div>"
     )
     unexpected = render_error(RuntimeError("secret path /root/x"))
     assert "secret" not in unexpected

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from qa.errors import IndexNotFoundError
+from qa.config import Settings
+from qa.errors import ConfigError, IndexNotFoundError
 from qa.render import render_question
 from qa.types import Answer
 from qa.web import LazyAssistant, answer_message, parse_day, user_questions
@@ -56,7 +57,7 @@ def test_answer_message_shows_errors_as_messages_not_tracebacks():
     assert "is after until" in swapped
     missing = answer_message(LazyAssistant(StubAssistant(error=IndexNotFoundError("no index at /x: run `qa index`"))),
                              "q", history=[], top_k=5, since_text="", until_text="")
-    assert "no index at /x" in missing
+    assert "No index at /x" in missing
     crash = answer_message(LazyAssistant(StubAssistant(error=RuntimeError("secret internals"))),
                            "q", history=[], top_k=5, since_text="", until_text="")
     assert "secret internals" not in crash and "Traceback" not in crash
@@ -72,3 +73,24 @@ def test_lazy_assistant_calls_the_factory_once():
     lazy = LazyAssistant(factory)
     assert lazy.get() is lazy.get()
     assert made == [1]
+
+
+def test_example_questions_are_the_demo_ones_only_for_the_demo_index(tmp_path):
+    from qa.web import DEMO_QUESTIONS, default_examples, read_examples
+
+    assert default_examples(None, Settings()) == DEMO_QUESTIONS
+    assert default_examples(tmp_path, Settings()) == ()
+    assert default_examples(None, Settings(index_dir=tmp_path)) == ()
+    questions = tmp_path / "questions.txt"
+    questions.write_text("Who won?\n\n  When did it open?  \n", encoding="utf-8")
+    assert read_examples(questions) == ("Who won?", "When did it open?")
+    with pytest.raises(ConfigError, match="cannot read example questions from .*missing.txt"):
+        read_examples(tmp_path / "missing.txt")
+
+
+def test_a_blank_question_gets_its_own_bubble_and_is_not_history():
+    from qa.render import EMPTY_QUESTION, read_question, render_question
+
+    assert render_question("   ") == EMPTY_QUESTION
+    assert read_question(render_question("  ")) == ""
+    assert user_questions([{"role": "user", "content": EMPTY_QUESTION}, {"role": "user", "content": "Who &amp; why?"}]) == ["Who & why?"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qa.ingest.collect import IngestResult, Skipped, read_sources
+from qa.ingest.collect import IngestResult, Shortened, Skipped, read_sources
 
-__all__ = ["IngestResult", "Skipped", "demo_corpus_dir", "read_sources"]
+__all__ = ["IngestResult", "Shortened", "Skipped", "demo_corpus_dir", "read_sources"]
 
 
 def demo_corpus_dir() -> Path:

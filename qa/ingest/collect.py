@@ -15,12 +15,12 @@ from qa.ingest.dedupe import merge_duplicates
 from qa.ingest.files import read_text_article
 from qa.ingest.html_pages import read_html
 from qa.ingest.identity import disambiguate_ids, make_article
-from qa.ingest.outcome import Parsed, Skipped, skip_file
+from qa.ingest.outcome import Parsed, Shortened, Skipped, skip_file
 from qa.ingest.pages import is_search_page, read_search_page
 from qa.ingest.records import read_csv, read_jsonl
 from qa.types import Article
 
-__all__ = ["ACCEPTED_FORMATS", "MAX_BODY_CHARS", "IngestResult", "Skipped", "cap_lengths", "list_files", "read_file", "read_sources"]
+__all__ = ["ACCEPTED_FORMATS", "MAX_BODY_CHARS", "IngestResult", "Shortened", "Skipped", "cap_lengths", "list_files", "read_file", "read_sources"]
 
 # Size policy: a body longer than this (about 150,000 words, ten times the longest news features) is
 # not one article but a dump; it is cut at a paragraph, sentence or word boundary, flagged
@@ -48,13 +48,15 @@ _HINT = (
 class IngestResult:
     """The articles read from some sources, and everything that was not read.
 
-    `files_read` counts every file looked at, including skipped ones.
+    `files_read` counts every file looked at, including skipped ones; `shortened` lists the
+    articles that were read but cut to the size limit.
     """
 
     articles: tuple[Article, ...]
     files_read: int
     skipped: tuple[Skipped, ...]
     duplicates_merged: int
+    shortened: tuple[Shortened, ...] = ()
 
 
 def read_sources(paths: Sequence[str | Path] | str | Path, *, progress: bool = False) -> IngestResult:
@@ -84,7 +86,8 @@ def read_sources(paths: Sequence[str | Path] | str | Path, *, progress: bool = F
         raise EmptyCollectionError(
             f"no articles found in {where} ({len(files)} files, {len(skipped)} skipped{detail}); {_HINT}"
         )
-    return IngestResult(articles, len(files), skipped, duplicates)
+    shortened = tuple(entry for result in results for entry in result.shortened)
+    return IngestResult(articles, len(files), skipped, duplicates, shortened)
 
 
 def list_files(paths: Sequence[str | Path]) -> list[tuple[str, Path]]:
@@ -143,7 +146,7 @@ def cap_lengths(parsed: Parsed, source: str) -> Parsed:
     if all(len(a.body) <= MAX_BODY_CHARS and len(a.title) <= MAX_TITLE_CHARS for a in parsed.articles):
         return parsed
     articles: list[Article] = []
-    notes: list[Skipped] = []
+    notes: list[Shortened] = []
     for article in parsed.articles:
         if len(article.body) <= MAX_BODY_CHARS and len(article.title) <= MAX_TITLE_CHARS:
             articles.append(article)
@@ -154,9 +157,9 @@ def cap_lengths(parsed: Parsed, source: str) -> Parsed:
                                      url=article.url, truncated=article.truncated or body != article.body))
         for part, kept, full, limit in (("title", title, article.title, MAX_TITLE_CHARS), ("body", body, article.body, MAX_BODY_CHARS)):
             if kept != full:
-                notes.append(Skipped(source, f"the {part} of article {title[:60]!r} is {len(full):,} characters long: "
+                notes.append(Shortened(source, f"the {part} of article {title[:60]!r} is {len(full):,} characters long: "
                                              f"only its first {len(kept):,} were kept (limit {limit:,})"))
-    return Parsed(tuple(articles), parsed.skipped + tuple(notes))
+    return Parsed(tuple(articles), parsed.skipped, parsed.shortened + tuple(notes))
 
 
 def cut_text(text: str, limit: int) -> str:

@@ -10,8 +10,8 @@ MAX_REASON_CHARS = 500
 
 
 @dataclass(frozen=True)
-class Skipped:
-    """One file or record that was not ingested, with enough detail to fix it."""
+class Notice:
+    """Something to tell the user about one file or record, with enough detail to act on it."""
 
     path: str
     reason: str
@@ -29,12 +29,21 @@ class Skipped:
         return f"{where}: {self.reason}"
 
 
+class Skipped(Notice):
+    """One file or record that was not ingested."""
+
+
+class Shortened(Notice):
+    """An article that was ingested, but cut to the size limit."""
+
+
 @dataclass(frozen=True)
 class Parsed:
-    """The articles read from one file and the parts of it that were skipped."""
+    """The articles read from one file, the parts of it that were skipped and the articles that were cut."""
 
     articles: tuple[Article, ...] = ()
     skipped: tuple[Skipped, ...] = ()
+    shortened: tuple[Shortened, ...] = ()
 
 
 def skip_file(path: str, reason: str) -> Parsed:
