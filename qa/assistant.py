@@ -14,7 +14,7 @@ from pathlib import Path
 from embeddings.encoder import CACHED_CALL_MAX, Encoder, load_encoder
 from qa.config import Settings
 from qa.entities import EntityTagger
-from qa.errors import QuestionError
+from qa.errors import ConfigError, QuestionError
 from qa.extract import ScoredSentence, article_terms, shortlist, apply_answer_type, candidate_sentences, find_span, make_citation, score_sentences
 from qa.index import NewsIndex, UpdateReport, build_index, check_dimension, load_index
 from qa.question import ENTITY_LABELS, QuestionProfile, profile_question
@@ -136,6 +136,10 @@ class Assistant:
             since, until: only articles published in this date range.
         """
         question = clean_question(question, self.settings.max_question_chars)
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+            raise ConfigError(f"top_k must be a whole number of at least 1, got {top_k!r}")
+        if since is not None and until is not None and since > until:
+            raise ConfigError(f"since {since} is after until {until}: swap them or leave one out")
         top_k = top_k or self.settings.top_k
         if not self._checked.is_set():
             check_dimension(self.index, self.encoder)
@@ -185,7 +189,10 @@ class Assistant:
         ranking = self._rank(question, follow_up=follow_up, top_k=top_k, since=since, until=until)
         ranked, profile, question_words = ranking.sentences, ranking.profile, ranking.question_words
         if not ranked:
-            return Answer(question=question, text=NOT_FOUND_TEXT, found=False, confidence=0.0)
+            text = NOT_FOUND_TEXT
+            if (since or until) and allowed_rows(self.index, since=since, until=until).size == 0:
+                text = f"No article in this collection is dated {_describe_range(since, until)} (undated articles are left out once dates are given)."
+            return Answer(question=question, text=text, found=False, confidence=0.0)
         best = ranked[0]
         confidence = answer_confidence(best, profile)
         found = confidence >= self.settings.min_confidence
@@ -210,6 +217,12 @@ class Assistant:
         text = citations[0].quote if found else NOT_FOUND_TEXT
         answer_span = citations[0].answer if found else None
         return Answer(question=question, text=text, found=found, confidence=round(confidence, 4), citations=tuple(citations), span=answer_span)
+
+
+def _describe_range(since: dt.date | None, until: dt.date | None) -> str:
+    if since and until:
+        return f"between {since} and {until}"
+    return f"on or after {since}" if since else f"on or before {until}"
 
 
 def _mention(sentence: str, answer: str | None) -> Span | None:

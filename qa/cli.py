@@ -106,8 +106,11 @@ def _run_index(args, settings: Settings) -> int:
 
 
 def _run_stats(args, settings: Settings) -> int:
+    from qa.assistant import ensure_default_index
     from qa.index import load_index
 
+    if args.index is None and settings.index_dir is None:
+        ensure_default_index(settings)  # as `ask` and `eval` do: the demo index is built on first use
     index = load_index(_index_dir(settings), settings=settings, check_model=False)
     earliest, latest = index.date_range()
     stats = {

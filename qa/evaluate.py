@@ -42,12 +42,24 @@ def read_eval_file(path: Path) -> list[EvalItem]:
             continue
         try:
             record = json.loads(line)
+            if not isinstance(record, dict):
+                raise TypeError(f"a JSON {type(record).__name__}, not an object")
+            answers, history = record.get("answers") or [], record.get("history") or []
+            if not isinstance(record.get("question"), str):
+                raise TypeError("'question' must be a string")
+            if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+                raise TypeError(f"'answers' must be a list of strings, got {answers!r:.60}")
+            if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+                raise TypeError(f"'history' must be a list of earlier questions, got {history!r:.60}")
             items.append(EvalItem(
-                id=str(record.get("id", number)), question=record["question"], answers=tuple(record.get("answers") or ()),
-                title=record.get("title"), type=record.get("type", "unknown"), history=tuple(record.get("history") or ()),
+                id=str(record.get("id", number)), question=record["question"], answers=tuple(answers),
+                title=record.get("title"), type=record.get("type", "unknown"), history=tuple(history),
             ))
         except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise IngestError(f"{path}:{number}: not an eval record ({error}); each line needs a JSON object with 'question'") from error
+            raise IngestError(f"{path}:{number}: not an eval record ({error}); each line needs a JSON object with "
+                              "'question', and 'answers' (a list of strings) unless it has no answer") from error
+    if not items:
+        raise IngestError(f"{path} holds no questions: write one JSON object per line with 'question' and 'answers'")
     return items
 
 

@@ -171,17 +171,32 @@ def build_index(
                                             overlap_sentences=settings.chunk_overlap_sentences, sentences=spans,
                                             token_offsets=getattr(encoder, "token_offsets", None)))
 
-    say(f"embedding {len(new_chunks)} new chunks ({len(kept_chunks)} reused)")
     by_id = {a.id: a for a in ordered}
-    new_vectors = _encode(encoder, [embedding_text(by_id[c.article_id], c) for c in new_chunks], settings)
-    old_vectors = previous.vectors.vectors[kept_rows] if previous and kept_rows else np.zeros((0, new_vectors.shape[1] if len(new_vectors) else _dimension(encoder, previous)), np.float32)
+    texts = [embedding_text(by_id[c.article_id], c) for c in new_chunks]
+    # An edited article keeps the vectors of the chunks whose embedded text did not change (an edit
+    # elsewhere in the body, a new date): unchanged text is never embedded twice.
+    reusable: dict[str, int] = {}
+    for article in changed:
+        old = previous.articles.get(article.id) if previous else None
+        for row in previous.chunk_rows.get(article.id, ()) if old is not None else ():
+            reusable.setdefault(embedding_text(old, previous.chunks[row]), row)
+    to_embed = [i for i, text in enumerate(texts) if text not in reusable]
+    say(f"embedding {len(to_embed)} new chunks ({len(kept_chunks) + len(new_chunks) - len(to_embed)} reused)")
+    embedded = _encode(encoder, [texts[i] for i in to_embed], settings)
+    dimension = embedded.shape[1] if len(embedded) else _dimension(encoder, previous)
+    new_vectors = np.zeros((len(new_chunks), dimension), np.float32)
+    new_vectors[to_embed] = embedded
+    for i, text in enumerate(texts):
+        if text in reusable:
+            new_vectors[i] = previous.vectors.vectors[reusable[text]]
+    old_vectors = previous.vectors.vectors[kept_rows] if previous and kept_rows else np.zeros((0, dimension), np.float32)
     chunks = kept_chunks + new_chunks
     vectors = np.concatenate([old_vectors, new_vectors]) if len(new_vectors) else old_vectors
 
     write_index(index_dir, ordered, chunks, vectors, sentences, model_name=encoder.name, chunking=chunk_config)
     return UpdateReport(
         index_dir=index_dir, articles=len(ordered), chunks=len(chunks), added=added, updated=updated,
-        removed=removed, unchanged=unchanged, chunks_embedded=len(new_chunks), notes=tuple(notes),
+        removed=removed, unchanged=unchanged, chunks_embedded=len(to_embed), notes=tuple(notes),
         seconds=time.perf_counter() - started,
     )
 

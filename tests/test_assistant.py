@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -75,6 +76,23 @@ def test_date_filter_keeps_only_articles_in_range(assistant):
     assert all(c.published and c.published >= dt.date(2024, 1, 1) for c in answer.citations)
     nothing = assistant.ask("Who directed the opening film?", since=dt.date(2030, 1, 1))
     assert not nothing.found and nothing.citations == ()
+    assert nothing.text == ("No article in this collection is dated on or after 2030-01-01 "
+                            "(undated articles are left out once dates are given).")
+    between = assistant.ask("Who directed the opening film?", since=dt.date(2020, 1, 1), until=dt.date(2020, 2, 1))
+    assert between.text.startswith("No article in this collection is dated between 2020-01-01 and 2020-02-01 ")
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"top_k": 0}, "top_k must be a whole number of at least 1, got 0"),
+    ({"top_k": -3}, "top_k must be a whole number of at least 1, got -3"),
+    ({"top_k": 2.5}, "top_k must be a whole number of at least 1, got 2.5"),
+    ({"since": dt.date(2025, 2, 1), "until": dt.date(2025, 1, 1)}, "since 2025-02-01 is after until 2025-01-01: swap them"),
+])
+def test_bad_options_raise_config_error(assistant, options, message):
+    from qa.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="^" + re.escape(message)):
+        assistant.ask("Who directed the opening film?", **options)
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t", "?!?", "x" * 5000])

@@ -143,10 +143,15 @@ def test_editing_one_article_reembeds_only_its_chunks(tmp_path, small_settings, 
     assert (report.added, report.updated, report.removed, report.unchanged) == (0, 1, 0, 2)
     new = load_index(index_dir, settings=small_settings)
     edited_chunks = [c for c in new.chunks if c.article_id == "a2"]
-    assert report.chunks_embedded == len(new_texts) == len(edited_chunks)
-    assert new_texts == [embedding_text(edited, c) for c in edited_chunks]
-    assert all(text.startswith("Glacier News\n") for text in new_texts)
-    assert "avalanche" in edited_chunks[-1].text
+    old_texts = {embedding_text(articles[1], c) for c in old.chunks if c.article_id == "a2"}
+    changed_chunks = [c for c in edited_chunks if embedding_text(edited, c) not in old_texts]
+    # only the edited article's chunks whose text changed are embedded: here the last one
+    assert report.chunks_embedded == len(new_texts) == len(changed_chunks) == 1
+    assert new_texts == [embedding_text(edited, changed_chunks[0])]
+    assert new_texts[0].startswith("Glacier News\n") and "avalanche" in edited_chunks[-1].text
+    for chunk in edited_chunks[:-1]:  # its unchanged chunks kept their vectors
+        old_row = next(r for r in old.chunk_rows["a2"] if old.chunks[r].text == chunk.text)
+        np.testing.assert_array_equal(new.vectors.vectors[new.chunks.index(chunk)], old.vectors.vectors[old_row])
     assert new.articles["a2"] == edited
     # the other articles keep their chunks and vectors
     for key in ("a1", "a3"):
@@ -154,6 +159,16 @@ def test_editing_one_article_reembeds_only_its_chunks(tmp_path, small_settings, 
         np.testing.assert_array_equal(new.vectors.vectors[list(new.chunk_rows[key])],
                                       old.vectors.vectors[list(old.chunk_rows[key])])
     assert len(generations(index_dir)) == 1
+
+
+def test_a_new_date_alone_embeds_nothing(tmp_path, small_settings, fake_encoder):
+    articles = make_articles()
+    index_dir = tmp_path / "idx"
+    build_index(articles, index_dir, settings=small_settings, encoder=fake_encoder)
+    redated = dataclasses.replace(articles[0], published=dt.date(2030, 1, 1), content_hash="hash-a1-v2")
+    report = build_index([redated, *articles[1:]], index_dir, settings=small_settings, encoder=fake_encoder)
+    assert (report.updated, report.chunks_embedded) == (1, 0)
+    assert load_index(index_dir, settings=small_settings).articles[redated.id].published == dt.date(2030, 1, 1)
 
 
 def test_removing_an_article_drops_its_chunks(tmp_path, small_settings, fake_encoder):

@@ -182,6 +182,17 @@ def test_an_index_inside_the_source_folder_is_not_read_as_articles(tmp_path, set
     assert second.skipped == () and second.chunks_embedded == 0
 
 
+def test_an_index_given_as_a_source_is_refused_with_a_hint(tmp_path, settings, fake_encoder):
+    from qa.errors import IngestError
+
+    folder = tmp_path / "articles"
+    for name, text in ARTICLES.items():
+        write(folder, name, text)
+    index_sources([folder], tmp_path / "index", settings=settings, encoder=fake_encoder)
+    with pytest.raises(IngestError, match=r"is an index built by `qa index`, not a folder of articles: give the article files"):
+        index_sources([folder, tmp_path / "index"], tmp_path / "other", settings=settings, encoder=fake_encoder)
+
+
 # --- size policy: a 50 MB article -----------------------------------------------------------------
 
 BIG_DRIVER = """

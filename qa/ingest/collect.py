@@ -94,11 +94,14 @@ def list_files(paths: Sequence[str | Path]) -> list[tuple[str, Path]]:
     """Expand paths to `(path as shown, path)` pairs; each file once, in a stable order.
 
     Raises:
-        IngestError: a path does not exist.
+        IngestError: a path does not exist, or is an index directory.
     """
     for given in paths:
         if not Path(given).exists():
             raise IngestError(f"no such file or directory: {str(given)!r}; check the path ({_HINT})")
+        if Path(given).is_dir() and is_index_dir(Path(given)):
+            raise IngestError(f"{str(given)!r} is an index built by `qa index`, not a folder of articles: "
+                              "give the article files or folders to index instead")
     files: list[tuple[str, Path]] = []
     seen: set[Path] = set()
     for given in paths:
