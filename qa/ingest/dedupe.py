@@ -1,39 +1,47 @@
-"""Fold copies of the same article together: exact, truncated, retitled or lightly edited.
+"""Fold copies of one article together: exact, truncated, retitled or lightly edited.
 
-Candidates are blocked by normalized title and by the normalized first `PREFIX_CHARS`
-characters of the body (O(n) blocking, no all-pairs comparison) and joined with
-union-find, so a retitled copy is found when it keeps that body prefix. Within a block,
-two articles are the same only if one body is a prefix of the other after normalization
-or their word-shingle Jaccard similarity is at least `MIN_JACCARD`, so two different
-stories that share a headline stay apart.
+Copies are bodies where one is a prefix of the other, or where at least `MIN_CONTAINMENT`
+of the shorter body's word shingles occur in the longer one. Pairs come from a sorted
+scan and from an inverted index probed with each body's rarest shingles (prefix
+filtering): no all-pairs comparison, and no qualifying pair is missed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
 
 from qa.ingest.identity import make_article, normalize_text
 from qa.types import Article
 
-PREFIX_CHARS = 300
-MIN_KEY_CHARS = 50  # shorter bodies ("Read more") are too generic to block on
-MIN_JACCARD = 0.5
+MIN_KEY_CHARS = 50  # a shorter body ("Read more") is a copy only under the same title
 SHINGLE_WORDS = 3
+# A truncated snippet with a few words changed keeps well over 60% of its shingles (each
+# edit costs at most 3); different stories on the shared corpus stay under 10%, and a
+# shared opening such as "ASTANA (Reuters) -" yields only a couple of shingles.
+MIN_CONTAINMENT = 0.6
+# Below this, a one-word difference ("Almaty" / "Astana") may be the whole news: short
+# bodies must match exactly or as a prefix.
+MIN_FUZZY_WORDS = 25
+
+_WORD = re.compile(r"\w+")
+Shingles = frozenset[str]
 
 
 def merge_duplicates(articles: Sequence[Article]) -> tuple[list[Article], int]:
-    """Merge copies of one article.
+    """Merge copies of one article; which copies merge and what they keep ignores input order.
 
     The merged article keeps the fullest text (non-truncated first, then the longest
-    body), the union of all sources, and the kept copy's date and url, else the first
-    known ones in input order.
+    body, then the first source files), the union of all sources, and the kept copy's date
+    and url, else those of the next copy in that order that has them.
 
     Returns:
         The merged articles in order of first appearance, and how many copies were folded.
     """
     items = list(articles)
     bodies = [normalize_text(article.body) for article in items]
-    shingles: dict[int, frozenset[tuple[str, ...]]] = {}
     parents = list(range(len(items)))
 
     def find(index: int) -> int:
@@ -42,24 +50,28 @@ def merge_duplicates(articles: Sequence[Article]) -> tuple[list[Article], int]:
             index = parents[index]
         return index
 
-    def same_text(first: int, second: int) -> bool:
-        a, b = bodies[first], bodies[second]
-        if a.startswith(b) or b.startswith(a):
-            return True
-        for index in (first, second):
-            if index not in shingles:
-                shingles[index] = make_shingles(bodies[index])
-        return jaccard(shingles[first], shingles[second]) >= MIN_JACCARD
+    def union(first: int, second: int) -> None:
+        root_a, root_b = find(first), find(second)
+        parents[max(root_a, root_b)] = min(root_a, root_b)
 
-    for members in _block(items, bodies):
-        representatives: list[int] = []
-        for index in members:
-            match = next((rep for rep in representatives if same_text(index, rep)), None)
-            if match is None:
-                representatives.append(index)
-                continue
-            root_a, root_b = find(index), find(match)
-            parents[max(root_a, root_b)] = min(root_a, root_b)
+    by_title: dict[str, list[int]] = {}
+    for index, article in enumerate(items):
+        by_title.setdefault(normalize_text(article.title), []).append(index)
+    blocks = [[i for i in range(len(items)) if len(bodies[i]) >= MIN_KEY_CHARS], *by_title.values()]
+    for members in blocks:
+        for first, second in _prefix_pairs(members, bodies):
+            union(first, second)
+
+    holders = _group_by_shingles(items, bodies)
+    shingle_sets = list(holders)
+    owners = [members[0] for members in holders.values()]
+    for members in holders.values():
+        for index in members[1:]:
+            union(members[0], index)
+    for first, second in _candidate_pairs(shingle_sets):
+        a, b = owners[first], owners[second]
+        if find(a) != find(b) and containment(shingle_sets[first], shingle_sets[second]) >= MIN_CONTAINMENT:
+            union(a, b)
 
     groups: dict[int, list[int]] = {}
     for index in range(len(items)):
@@ -68,35 +80,96 @@ def merge_duplicates(articles: Sequence[Article]) -> tuple[list[Article], int]:
     return merged, len(items) - len(merged)
 
 
-def make_shingles(text: str) -> frozenset[tuple[str, ...]]:
-    """The set of `SHINGLE_WORDS`-word runs of a normalized text."""
-    words = text.split()
-    if len(words) <= SHINGLE_WORDS:
-        return frozenset({tuple(words)})
-    return frozenset(tuple(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1))
+def make_shingles(words: Sequence[str]) -> Shingles:
+    """The set of `SHINGLE_WORDS`-word runs of a word list."""
+    return frozenset(map(" ".join, zip(*(words[start:] for start in range(SHINGLE_WORDS)))))
 
 
-def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
-    """Size of the intersection over size of the union (0.0 for two empty sets)."""
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
+def containment(a: Shingles, b: Shingles) -> float:
+    """The share of the smaller set found in the larger one (0.0 if either is empty)."""
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    return len(small & large) / len(small) if small else 0.0
 
 
-def _block(items: list[Article], bodies: list[str]) -> list[list[int]]:
-    blocks: dict[tuple[str, str], list[int]] = {}
-    for index, article in enumerate(items):
-        blocks.setdefault(("title", normalize_text(article.title)), []).append(index)
-        if len(bodies[index]) >= MIN_KEY_CHARS:
-            blocks.setdefault(("body", bodies[index][:PREFIX_CHARS]), []).append(index)
-    return [members for members in blocks.values() if len(members) > 1]
+def _prefix_pairs(members: list[int], bodies: list[str]) -> Iterator[tuple[int, int]]:
+    """Pairs linking every body to the longest member body that is a prefix of it.
+
+    In sorted order, the bodies that are prefixes of a body form a chain ending just before
+    it, so one stack pass connects all prefix-related bodies.
+    """
+    chain: list[int] = []
+    for index in sorted(members, key=lambda i: bodies[i]):
+        while chain and not bodies[index].startswith(bodies[chain[-1]]):
+            chain.pop()
+        if chain:
+            yield chain[-1], index
+        chain.append(index)
+
+
+def _group_by_shingles(items: list[Article], bodies: list[str]) -> dict[Shingles, list[int]]:
+    """The articles of at least `MIN_FUZZY_WORDS` words grouped by their set of shingles.
+
+    A truncated body's last word may be cut off, so it is left out.
+    """
+    groups: dict[Shingles, list[int]] = {}
+    for index, (article, body) in enumerate(zip(items, bodies)):
+        words = _WORD.findall(body)
+        if article.truncated:
+            words = words[:-1]
+        if len(words) >= MIN_FUZZY_WORDS:
+            groups.setdefault(make_shingles(words), []).append(index)
+    return groups
+
+
+def _candidate_pairs(sets: list[Shingles]) -> list[tuple[int, int]]:
+    """Pairs of sets that may reach `MIN_CONTAINMENT`, found through an inverted index.
+
+    If `MIN_CONTAINMENT` of a set lies in another, any `len - floor(MIN_CONTAINMENT * len) + 1`
+    of its elements include one of the other's, so probing each set's rarest elements (in
+    one global order) finds every such pair while skipping boilerplate shingles. A set whose
+    probe holds only its own shingles is contained in no other and probes nothing.
+    """
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for shingles in sets:
+        repeated |= seen & shingles
+        seen |= shingles
+    shared = [shingles & repeated for shingles in sets]
+    frequency = Counter(shingle for common in shared for shingle in common)
+    probes: dict[int, list[str]] = {}
+    for number, shingles in enumerate(sets):
+        unique = len(shingles) - len(shared[number])
+        probe_size = len(shingles) - math.floor(MIN_CONTAINMENT * len(shingles)) + 1
+        if unique < probe_size:
+            rarest = sorted(shared[number], key=lambda shingle: (frequency[shingle], shingle))
+            probes[number] = rarest[: probe_size - unique]
+    probed = set().union(*probes.values())
+    postings: dict[str, list[int]] = {}
+    for number, shingles in enumerate(sets):
+        for shingle in shingles & probed:
+            postings.setdefault(shingle, []).append(number)
+    pairs = {
+        (min(number, other), max(number, other))
+        for number, probe in probes.items()
+        for shingle in probe
+        for other in postings[shingle]
+        if other != number
+    }
+    return sorted(pairs)
+
+
+def _rank(article: Article) -> tuple[object, ...]:
+    """Fullest first: not truncated, longest body, then by source files and content."""
+    date = article.published.isoformat() if article.published else ""
+    return (article.truncated, -len(article.body), article.sources, article.body, article.title,
+            article.url or "", date)
 
 
 def _merge(copies: list[Article]) -> Article:
     if len(copies) == 1:
         return copies[0]
-    best = min(range(len(copies)), key=lambda i: (copies[i].truncated, -len(copies[i].body), i))
-    kept = copies[best]
-    ordered = [kept, *copies]
+    ordered = sorted(copies, key=_rank)
+    kept = ordered[0]
     return make_article(
         kept.title,
         kept.body,
