@@ -56,6 +56,8 @@ def read_question(rendered: str) -> str:
     return "" if rendered == EMPTY_QUESTION else html.unescape(rendered)
 
 
+SCORE_HELP = ("How well this passage matches the question: similarity, shared words and the expected kind of answer "
+              "added up. Higher is better; only the order matters.")
 EMPTY_QUESTION = '<em class="qa-empty">(empty question)</em>'
 
 
@@ -207,7 +209,7 @@ def _render_source(number: int, citation: Citation) -> str:
     return (
         '<div class="qa-source">'
         f'<p class="qa-source-head">{cite_mark(number)} <strong>{escape_text(citation.title)}</strong>'
-        f" · {format_date(citation.published)} · score {citation.score:.2f}</p>"
+        f' · {format_date(citation.published)} · <span class="qa-score" title="{SCORE_HELP}">score {citation.score:.2f}</span></p>'
         f"{origin_line}"
         f'<blockquote class="qa-quote">{highlight(citation.quote, citation.answer_start, citation.answer_end)}</blockquote>'
         "</div>"

@@ -64,8 +64,13 @@ CSS = """
 #qa-chat .qa-error { border-left: 4px solid #dc2626; background: rgba(220, 38, 38, .08);
   padding: .4em .8em; border-radius: 4px; }
 #qa-chat .qa-status { opacity: .7; font-style: italic; margin: 0; }
-/* Gradio ships its font in regular and semi-bold only: ask for semi-bold, or browsers fake bold from another font. */
-#qa-chat strong, #qa-chat b, .qa-collection strong, .prose h1, h1 { font-weight: 600; }
+/* Gradio 6.31's bundled SourceSansPro-SemiBold.woff2 holds only the glyphs "A" and "B", so bold text came out
+   in two fonts. Its complete Bold file is served beside it: bold text uses that face instead. */
+@font-face { font-family: "QA Source Sans Bold"; font-weight: 600 800; font-style: normal; font-display: swap;
+  src: url("static/fonts/SourceSansPro/SourceSansPro-Bold.woff2") format("woff2"); }
+.gradio-container strong, .gradio-container b, .gradio-container h1, .gradio-container h2, .gradio-container h3,
+#qa-chat .qa-sources > summary {
+  font-family: "QA Source Sans Bold", "Source Sans Pro", ui-sans-serif, system-ui, sans-serif; font-weight: 700; }
 .qa-collection, #qa-collection .qa-status, #qa-collection .qa-error { font-size: .9em; opacity: .85; margin: 0; }
 """
 

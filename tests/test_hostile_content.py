@@ -42,7 +42,7 @@ HOSTILE_RECORD = {
 }
 # Control characters that must never reach a terminal from article text (ESC, BEL, CSI, bidi override).
 TERMINAL_CONTROLS = (ESC, "\x07", "\x9b", "\u202e")
-ALLOWED_TAGS = {"div", "p", "mark", "sup", "cite", "details", "summary", "blockquote", "strong", "ul", "li", "a"}
+ALLOWED_TAGS = {"div", "p", "mark", "sup", "cite", "details", "summary", "blockquote", "strong", "ul", "li", "a", "span"}
 SETTINGS = Settings(model_name="fake-encoder", show_progress=False, chunk_tokens=64)
 
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from qa.errors import QuestionError
 from qa.render import (
     NOT_FOUND_NOTICE,
+    SCORE_HELP,
     UNEXPECTED_ERROR,
     escape_text,
     highlight,
@@ -170,7 +171,7 @@ def test_render_sources_panel():
         '<details class="qa-sources"><summary>Sources</summary>'
         '<div class="qa-source">'
         '<p class="qa-source-head"><sup class="qa-cite">[1]</sup> <strong>Lukashenko Praises Kazakhstan</strong>'
-        " · 2024-11-27 · score 0.81</p>"
+        f' · 2024-11-27 · <span class="qa-score" title="{SCORE_HELP}">score 0.81</span></p>'
         '<p class="qa-source-origin"><a href="https://timesca.com/a?b=1&amp;c=2" target="_blank"'
         ' rel="noopener noreferrer nofollow">https&#58;//timesca.com/a?b=1&amp;c=2</a>'
         " · 003&#95;db8e.txt · 003.html</p>"
@@ -220,7 +221,7 @@ def test_hostile_article_text_is_never_markup():
     for found in (True, False):
         rendered = render_reply(_hostile_answer(found))
         assert _markup_tags(rendered) <= {"div", "p", "mark", "sup", "cite", "strong", "details", "summary",
-                                          "blockquote", "ul", "li"}
+                                          "blockquote", "ul", "li", "span"}
         for forbidden in ("<script", "<img", "<a ", "](", "![", "javascript:", "http://"):
             assert forbidden not in rendered
         assert "\u200b" not in rendered and "\u202e" not in rendered
