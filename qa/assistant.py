@@ -278,6 +278,8 @@ def answer_confidence(best: ScoredSentence, profile: QuestionProfile) -> float:
     value = (best.coverage + best.article_coverage + max(best.dense, 0.0)) / 3
     if profile.answer_type in ENTITY_LABELS:
         value *= 0.3 + 0.7 * best.typed  # no date for "when", no name for "who": most likely not there
+    elif not best.event:
+        value *= 0.75  # no answer type to look for, and the sentence lacks the question's verb or asked-about noun
     value *= best.names_found
     return max(0.0, min(1.0, value))
 

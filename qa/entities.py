@@ -31,11 +31,24 @@ class Entity:
 
 
 @dataclass(frozen=True)
+class Token:
+    """A word of a parsed sentence: offsets, lemma, part of speech, and its dependency arc (`head` indexes the tokens)."""
+
+    start: int
+    end: int
+    lemma: str
+    pos: str
+    dep: str
+    head: int
+
+
+@dataclass(frozen=True)
 class Analysis:
-    """Entities and noun phrases of one sentence."""
+    """Entities, noun phrases and (with a parser) the dependency tokens of one sentence."""
 
     entities: tuple[Entity, ...]
     noun_phrases: tuple[Entity, ...]
+    tokens: tuple[Token, ...] = ()
 
 
 class EntityTagger:
@@ -95,7 +108,8 @@ class EntityTagger:
                     for doc in nlp.pipe(missing, batch_size=16):
                         entities = tuple(Entity(e.start_char, e.end_char, e.label_) for e in doc.ents)
                         phrases = tuple(Entity(c.start_char, c.end_char, "NP") for c in doc.noun_chunks)
-                        analyses.append(Analysis(entities, phrases))
+                        tokens = tuple(Token(t.idx, t.idx + len(t.text), t.lemma_.lower(), t.pos_, t.dep_, t.head.i) for t in doc)
+                        analyses.append(Analysis(entities, phrases, tokens))
                 for sentence, analysis in zip(missing, analyses):
                     found[sentence] = analysis
                     if self.cache_size:

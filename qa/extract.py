@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.entities import Analysis, Entity, EntityTagger
+from qa.entities import Analysis, Entity, EntityTagger, Token
 from qa.index import NewsIndex
-from qa.question import AGE, DATE, ENTITY_LABELS, NUMBER, ORGANIZATION, OTHER, PERSON, PLACE, REASON, QuestionProfile
+from qa.question import AGE, DATE, DURATION, ENTITY_LABELS, NUMBER, ORGANIZATION, OTHER, PERSON, PLACE, REASON, QuestionProfile
 from qa.text import STOPWORDS, content_terms, normalize, stem, terms_match, words
 from qa.types import Article, Citation, Hit, Span
 
@@ -53,6 +53,7 @@ class ScoredSentence:
     phrases: float = 0.0
     dense: float = 0.0
     typed: float = 0.0
+    event: float = 1.0  # whether the sentence mentions the question's event word (its main verb, or the noun asked about)
     score: float = 0.0
     analysis: Analysis | None = None
 
@@ -139,16 +140,44 @@ def apply_answer_type(
 ) -> list[ScoredSentence]:
     """Tag the leading sentences and reward those holding an entity of the expected type."""
     head = ranked[:SENTENCES_TAGGED]
-    analyses = tagger.analyze([s.text for s in head])
+    *analyses, question_analysis = tagger.analyze([s.text for s in head] + [profile.text])
+    events = event_lemmas(question_analysis)
     updated = []
     for sentence, analysis in zip(head, analyses):
         if profile.answer_type in ENTITY_LABELS:
             typed = max((_strength(e, profile) for e in answer_candidates(sentence.text, analysis, profile, question_words)), default=0.0)
         else:
             typed = float(profile.answer_type == REASON and _REASON_CUES.search(sentence.text) is not None)
-        updated.append(_replace(sentence, analysis=analysis, typed=typed, score=sentence.score + TYPE_WEIGHT * typed))
+        event = float(mentions_event(analysis, events))
+        updated.append(_replace(sentence, analysis=analysis, typed=typed, event=event, score=sentence.score + TYPE_WEIGHT * typed))
     rest = ranked[SENTENCES_TAGGED:]
     return sorted(updated, key=lambda s: (-s.score, s.article.id, s.span.start)) + rest
+
+
+# Verbs too general to name what a question is about ("What did he do?", "Where is it?").
+_LIGHT_VERBS = frozenset("be have do get make take give go become say tell accord happen include use seem".split())
+_WH_WORDS = frozenset("what which who whom whose when where why how".split())
+
+
+def event_lemmas(question: Analysis) -> tuple[str, ...]:
+    """The question's event words: lemmas of its content verbs, else of the noun it asks about ("What is the population ...").
+
+    Empty without a parse, or when the question has neither (then nothing is checked).
+    """
+    verbs = [t.lemma for t in question.tokens if t.pos == "VERB" and t.lemma not in _LIGHT_VERBS and len(t.lemma) > 2]
+    if verbs:
+        return tuple(dict.fromkeys(verbs))
+    nouns = [t.lemma for t in question.tokens
+             if t.pos == "NOUN" and t.dep in {"nsubj", "attr", "dobj"} and t.lemma not in _WH_WORDS and len(t.lemma) > 2]
+    return tuple(dict.fromkeys(nouns))
+
+
+def mentions_event(analysis: Analysis | None, events: tuple[str, ...]) -> bool:
+    """Whether a sentence has one of the event words, as a lemma or a derived form ("meet" in "meeting")."""
+    if not events or analysis is None or not analysis.tokens:
+        return True
+    lemmas = {t.lemma for t in analysis.tokens}
+    return any(event in lemmas or any(len(event) >= 4 and lemma.startswith(event) for lemma in lemmas) for event in events)
 
 
 _CAPITALISED_FUNCTION_WORDS = frozenset("on in at for from since during meanwhile however today yesterday last next".split())
@@ -160,9 +189,11 @@ _CALENDAR_WORDS = frozenset(
 # capitalised runs it left untagged ("PROPER"): weaker candidates for each answer type.
 _FALLBACK_LABELS = {
     PERSON: {"ORG", "PROPER"},
-    ORGANIZATION: {"PERSON", "GPE", "FAC", "PROPER"},
+    ORGANIZATION: {"PERSON", "GPE", "FAC", "NORP", "PROPER"},
     PLACE: {"ORG", "NORP", "PERSON", "PROPER"},
 }
+# Fallbacks that are almost never right: a person for "where", a nationality adjective ("Russian") for "which newspaper".
+_UNLIKELY_LABELS = {PLACE: {"PERSON"}, ORGANIZATION: {"NORP"}}
 _PROPER_RUN = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:of|the|de|al|bin|van|von)?\s*[A-Z][\w’'-]*)*")
 
 
@@ -174,8 +205,10 @@ def _named_in_question(word: str, question_words: set[str]) -> bool:
 
 
 def _strength(entity: Entity, profile: QuestionProfile) -> float:
-    """1 for an entity of the expected label; 0.5 for a fallback label (small NER models mix them up)."""
-    return 1.0 if entity.label in ENTITY_LABELS[profile.answer_type] else 0.5
+    """1 for an entity of the expected label; 0.5 for a fallback label (small NER models mix them up), 0.25 for an unlikely one."""
+    if entity.label in ENTITY_LABELS[profile.answer_type]:
+        return 1.0
+    return 0.25 if entity.label in _UNLIKELY_LABELS.get(profile.answer_type, ()) else 0.5
 
 
 def answer_candidates(sentence: str, analysis: Analysis, profile: QuestionProfile, question_words: set[str]) -> list[Entity]:
@@ -207,14 +240,34 @@ def answer_candidates(sentence: str, analysis: Analysis, profile: QuestionProfil
             continue
         if profile.answer_type == DATE and not _SPECIFIC_DATE.search(text):
             continue  # "today", "last week": not an answer to "on what date"
+        if profile.answer_type == DURATION:
+            entity = _as_duration(sentence, entity)
+            if entity is None:
+                continue
+            text = sentence[entity.start : entity.end]
         entity_words = [stem(w) for w in words(text) if w not in STOPWORDS]
-        if entity_words and all(_named_in_question(w, question_words) for w in entity_words):
-            continue
+        if not entity_words or all(_named_in_question(w, question_words) for w in entity_words):
+            continue  # only function words ("The"), or only what the question already names
         found.append(entity)
     if profile.answer_type == AGE:
         for match in re.finditer(r"\b\d{1,3}-year-old\b|\baged \d{1,3}\b|\b\d{1,3} years old\b", sentence):
             found.append(Entity(match.start(), match.end(), "AGE"))
     return found
+
+
+_DURATION_UNIT = re.compile(r"\b(?:years?|months?|weeks?|days?|decades?|hours?|minutes?|centur(?:y|ies))\b", re.IGNORECASE)
+_DURATION_OPENER = re.compile(r"\b(?:since|for|over)\s+$", re.IGNORECASE)
+
+
+def _as_duration(sentence: str, entity: Entity) -> Entity | None:
+    """A date entity as an answer to "how long": "since 1994" (taking in "since"), "30 years"; None for a plain date."""
+    opener = _DURATION_OPENER.search(sentence, 0, entity.start)
+    text = sentence[entity.start : entity.end]
+    if opener is not None and not text.lower().startswith(("since", "for", "over")):
+        return Entity(opener.start(), entity.end, entity.label)
+    if _DURATION_UNIT.search(text) or text.lower().startswith(("since", "for", "over")):
+        return entity
+    return None
 
 
 def find_span(sentence: str, analysis: Analysis | None, profile: QuestionProfile, question_words: set[str]) -> Span | None:
@@ -236,9 +289,31 @@ def find_span(sentence: str, analysis: Analysis | None, profile: QuestionProfile
             entities = ages or entities
         if not entities:
             return None
-        strongest = max(_strength(e, profile) if e.label != "AGE" else 1.0 for e in entities)
-        pool = [e for e in entities if (1.0 if e.label == "AGE" else _strength(e, profile)) == strongest]
-        best = max(pool, key=lambda e: (_closeness(e, weighted), -e.start, e.end))
+        tokens = analysis.tokens
+        anchors = _anchor_tokens(sentence, tokens, question_words, profile.names)
+        focus = [i for i, t in enumerate(tokens) if t.lemma and terms_match(stem(t.lemma), set(profile.focus))]
+        asks_where = profile.answer_type == PLACE and re.search(r"\bwhere\b", profile.text, re.IGNORECASE) is not None
+
+        def rank(entity: Entity) -> tuple[float, float, int, int]:
+            strength = 1.0 if entity.label == "AGE" else _strength(entity, profile)
+            root = _entity_root(tokens, entity)
+            if root is not None:
+                if asks_where and _locative(tokens, root):
+                    strength += 0.25  # "at the X residence", "near X": the place where something happened
+                if any(_tree_distance(tokens, root, f) <= 2 and abs(root - f) <= 3 for f in focus):
+                    strength += 0.25  # "the newspaper X", "the city of X": named by the noun the question asks about
+                if _governed_by_question_verb(tokens, root, question_words):
+                    strength += 0.5  # an argument of the question's own verb ("seized most of X" for "which city did they seize")
+            return (strength, _closeness(entity, weighted) + _tree_closeness(tokens, root, anchors), -entity.start, entity.end)
+
+        if asks_where and tokens:
+            located = [e for e in entities if (root := _entity_root(tokens, e)) is not None and _locative(tokens, root)]
+            if not located:
+                return None  # a place the sentence does not put anything in ("to discuss Syria") does not say where
+            entities_ranked = located
+        else:
+            entities_ranked = entities
+        best = max(entities_ranked, key=rank)
         if profile.wants_list:
             best = _extend_list(sentence, best, entities)
         return Span(best.start, best.end)
@@ -254,6 +329,91 @@ def find_span(sentence: str, analysis: Analysis | None, profile: QuestionProfile
         best = min(pool, key=lambda p: (_distance(p, matches), p.start))
         return Span(best.start, best.end)
     return None
+
+
+_LOCATIVE_PREPOSITIONS = frozenset("in at near to into from inside outside across within around toward towards throughout on".split())
+
+
+def _anchor_tokens(sentence: str, tokens: tuple[Token, ...], question_words: set[str], names: tuple[str, ...]) -> list[tuple[int, float]]:
+    """(index, weight) of the tokens the question also uses, by word or lemma ("seized" for "seize"); names weigh more."""
+    anchors = []
+    for i, token in enumerate(tokens):
+        word = normalize(sentence[token.start : token.end])
+        if not word or word in STOPWORDS or not word[0].isalnum():
+            continue
+        forms = {word, stem(word), token.lemma, stem(token.lemma)}
+        if forms & question_words:
+            anchors.append((i, 1.5 if forms & set(names) else 1.0))
+    return anchors
+
+
+def _governed_by_question_verb(tokens: tuple[Token, ...], root: int, question_words: set[str]) -> bool:
+    """Whether the nearest verb above a token is one the question uses (not a light verb such as "be" or "say")."""
+    for i in _ancestors(tokens, root)[1:]:
+        if tokens[i].pos in {"VERB", "AUX"}:
+            lemma = tokens[i].lemma
+            return lemma not in _LIGHT_VERBS and (lemma in question_words or stem(lemma) in question_words)
+    return False
+
+
+def _token_at(tokens: tuple[Token, ...], offset: int) -> int | None:
+    for i, token in enumerate(tokens):
+        if token.start <= offset < token.end:
+            return i
+    return None
+
+
+def _entity_root(tokens: tuple[Token, ...], entity: Entity) -> int | None:
+    """The token of an entity whose head lies outside it (the entity's syntactic head)."""
+    inside = [i for i, t in enumerate(tokens) if t.start >= entity.start and t.end <= entity.end]
+    for i in inside:
+        if not entity.start <= tokens[tokens[i].head].start < entity.end or tokens[i].head == i:
+            return i
+    return inside[-1] if inside else None
+
+
+def _ancestors(tokens: tuple[Token, ...], i: int) -> list[int]:
+    chain = [i]
+    while tokens[chain[-1]].head != chain[-1] and len(chain) <= len(tokens):
+        chain.append(tokens[chain[-1]].head)
+    return chain
+
+
+def _tree_distance(tokens: tuple[Token, ...], a: int, b: int) -> int:
+    """Arcs between two tokens of a dependency tree."""
+    up_a, up_b = _ancestors(tokens, a), _ancestors(tokens, b)
+    depth_b = {node: depth for depth, node in enumerate(up_b)}
+    for depth, node in enumerate(up_a):
+        if node in depth_b:
+            return depth + depth_b[node]
+    return len(tokens)
+
+
+def _tree_closeness(tokens: tuple[Token, ...], root: int | None, anchors: list[tuple[int, float]]) -> float:
+    """How near an entity stands to the question's words in the parse: an argument of the question's verb is near it."""
+    if root is None:
+        return 0.0
+    return sum(weight * 2.0 ** (1 - _tree_distance(tokens, root, anchor)) for anchor, weight in anchors)
+
+
+def _locative(tokens: tuple[Token, ...], root: int) -> bool:
+    """Whether a name is the object of a place preposition ("in X", "at the X residence", "to the city of X", "near X, Y")."""
+    i = root
+    for _ in range(len(tokens)):
+        token = tokens[i]
+        if token.dep in {"compound", "appos", "conj", "nmod"} and token.head != i:
+            i = token.head
+        elif token.dep == "pobj" and token.head != i:
+            preposition = tokens[token.head]
+            if preposition.lemma in _LOCATIVE_PREPOSITIONS:
+                return tokens[preposition.head].lemma not in {"accord", "due", "owe", "thank"}  # "according to X" names a source
+            if preposition.lemma == "of" and preposition.head != token.head and tokens[preposition.head].pos in {"NOUN", "PROPN"}:
+                i = preposition.head  # "the city of X": ask where the city is
+            else:
+                return False
+        else:
+            return False
+    return False
 
 
 _TOKEN = re.compile(r"[$€£]?[^\W_][\w’'.,-]*[^\W_]|[$€£]?[^\W_]")

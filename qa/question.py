@@ -7,17 +7,18 @@ from dataclasses import dataclass
 
 from qa.text import content_terms
 
-PERSON, DATE, NUMBER, AGE, PLACE, ORGANIZATION, REASON, OTHER = (
-    "person", "date", "number", "age", "place", "organization", "reason", "other")
+PERSON, DATE, DURATION, NUMBER, AGE, PLACE, ORGANIZATION, REASON, OTHER = (
+    "person", "date", "duration", "number", "age", "place", "organization", "reason", "other")
 
 # spaCy entity labels that can answer each type.
 ENTITY_LABELS = {
     PERSON: {"PERSON"},
     DATE: {"DATE"},
+    DURATION: {"DATE"},
     NUMBER: {"CARDINAL", "MONEY", "QUANTITY", "PERCENT"},
     AGE: {"DATE", "CARDINAL"},
     PLACE: {"GPE", "LOC", "FAC"},
-    ORGANIZATION: {"ORG", "NORP"},
+    ORGANIZATION: {"ORG"},
 }
 
 _PERSON_NOUNS = (
@@ -27,6 +28,8 @@ _PERSON_NOUNS = (
     "citizen|rescuer|official|representative|negotiator|candidate|member|player|coach|singer|actor|writer"
 )
 _PLACE_NOUNS = "city|cities|country|countries|region|regions|town|village|province|capital|state|place|district|area|border|airport|port|nation|nations"
+# "Which American was released?": a capitalised nationality word used as a noun asks for a person.
+_DEMONYM = re.compile(r"\b(?i:which|what)\s+[A-Z][a-z]+(?:an|ese|ish|i|kh|ek|on)\s+(?:was|is|were|are|has|have|had|did|does|do|will|would|could|can)\b")
 _ORG_NOUNS = (
     "company|companies|organization|organisation|organizations|organisations|center|centre|agency|agencies|bank|banks|"
     "party|parties|group|ministry|bloc|alliance|institution|university|firm|firms|newspaper|outlet|media|channel|airline|"
@@ -54,6 +57,8 @@ def profile_question(question: str) -> QuestionProfile:
     q = " " + re.sub(r"\s+", " ", question.casefold().replace("’", "'")).strip() + " "
     head = _wh_head(q)
     answer_type = _answer_type(q, head)
+    if answer_type == OTHER and _DEMONYM.search(re.sub(r"\s+", " ", question)):
+        answer_type = PERSON
     wants_list = head is not None and head.endswith("s") and head not in {"has", "was", "is"} and (
         re.fullmatch(_PLACE_NOUNS, head) or re.fullmatch(_ORG_NOUNS, head) or head in {"people", "members", "leaders", "officials"}
     ) is not None
@@ -102,6 +107,8 @@ def _wh_head(q: str) -> str | None:
 def _answer_type(q: str, head: str | None) -> str:
     if re.search(r"\bhow old\b|\bwhat age\b|\bat what age\b", q):
         return AGE
+    if re.search(r"\bhow long (?:has|have|had|did|does|do|will|would|can|could|should|must|might)\b|\bfor how long\b", q):
+        return DURATION  # "how long has he ruled": a span of time, not a length
     if re.search(r"\bhow (many|much)\b|\bwhat (percentage|share|proportion|number|amount|sum)\b|\bhow (large|big|far|long|high)\b", q):
         return NUMBER
     if re.search(r"\bwhen\b|\b(what|which) (date|year|day|month|time)\b|\bsince when\b", q):

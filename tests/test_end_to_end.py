@@ -125,3 +125,19 @@ def test_warm_up_prepares_the_demo_collection_and_changes_no_answer(assistant):
     assistant.clear_caches()
     assert assistant.warm_up() == sum(len(spans) for spans in assistant.index.sentences.values()) > 300
     assert assistant.ask(question) == before
+
+
+@pytest.mark.parametrize(("direct", "follow_up", "previous"), [
+    ("In which countries was Yerlan Baizhanov previously the top diplomat?", "In which countries was he previously the top diplomat?",
+     "Who is Kazakhstan's new ambassador in Belarus?"),
+    ("When did Imangali Tasmagambetov record a video message?", "When did he record a video message?",
+     "Who is the CSTO Secretary General?"),
+    ("Who did Pavel Muraveiko hold negotiations with?", "Who did he hold negotiations with?",
+     "Who is the Belarusian First Deputy Defense Minister who made an official visit to Kazakhstan?"),
+    ("How old is Keith Kellogg?", "How old is he?", "Whom did Trump nominate as Special Envoy for Ukraine and Russia?"),
+])
+def test_follow_ups_are_answered_as_well_as_the_direct_question(assistant, direct, follow_up, previous):
+    expected = assistant.ask(direct)
+    answer = assistant.ask(follow_up, history=[previous])
+    assert expected.found and answer.found
+    assert (answer.span, answer.citations[0].title) == (expected.span, expected.citations[0].title)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.question import AGE, DATE, NUMBER, ORGANIZATION, OTHER, PERSON, PLACE, REASON, profile_question
+from qa.question import AGE, DATE, DURATION, NUMBER, ORGANIZATION, OTHER, PERSON, PLACE, REASON, profile_question
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,15 @@ def test_terms_and_names():
     profile = profile_question("Who founded the Riverside Film Festival in Dornbach?")
     assert profile.terms == ("found", "riverside", "film", "festival", "dornbach")
     assert profile.names == ("riverside", "film", "festival", "dornbach")
+
+
+def test_how_long_with_a_verb_asks_for_a_duration_and_with_a_copula_for_a_length():
+    assert profile_question("How long has the mayor led the city?").answer_type == DURATION
+    assert profile_question("For how long did the strike last?").answer_type == DURATION
+    assert profile_question("How long is the new bridge?").answer_type == NUMBER
+
+
+def test_a_nationality_noun_after_which_asks_for_a_person():
+    assert profile_question("Which Canadian was freed after two years in prison?").answer_type == PERSON
+    assert profile_question("Which Briton has won the race?").answer_type == PERSON
+    assert profile_question("Which Canadian city hosted the summit?").answer_type == PLACE
