@@ -300,8 +300,9 @@ on CPU; measured {env["date"]}, with a 1-minute load average of {env["load_avera
 - `Assistant` is safe to share between threads (tests/test_concurrency.py): the model's tokenizer
   and spaCy are each behind a lock, so raising the event's concurrency limit is possible; it would
   spread the waiting more evenly, not shorten it.
-- A CI variant (`tests/test_concurrency.py`, marked `model`) runs 10 sessions and asserts only
-  that there are no errors, never timings.
+- The CI variants (`tests/test_concurrency.py`) run 50 sessions at once against the chat: with the
+  real model (a question and a follow-up each; every reply must be an answer) and with a fake encoder
+  (3 questions each). They assert no errors and the answers, never timings.
 """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
