@@ -280,9 +280,9 @@ def make_plots(results: dict, folder: Path) -> list[Path]:
         left.set_xlabel("ms per question")
         left.set_title("Query latency (demo corpus)")
         left.legend()
-        dev = peers["quality"]["dev"]
+        set_name, first_set = next(iter(peers["quality"].items()))
         labels, values = [], []
-        for system, f in dev.items():
+        for system, f in first_set.items():
             if system == "qa-news":
                 labels += ["qa-news sentences", "qa-news chunk"]
                 values += [f["contained_sentence"], f["contained_passage"]]
@@ -291,7 +291,7 @@ def make_plots(results: dict, folder: Path) -> list[Path]:
                 values.append(f["contained_passage"])
         right.bar(labels, values, color="tab:green")
         right.set_ylim(0, 1)
-        right.set_title("Answer contained (dev set, answerable)")
+        right.set_title(f"Answer contained ({set_name} set, answerable)")
         right.tick_params(axis="x", labelsize=7, rotation=15)
         figure.tight_layout()
         written.append(_save(figure, folder / f"{PLOT_PREFIX}peers.png", plt))
