@@ -173,3 +173,16 @@ def test_export_is_made_once_and_reused(int8_encoder, monkeypatch):
     assert export_onnx(model_dir, quantize=True, cache_dir=int8_encoder.cache_dir) == path
     assert path.stat().st_mtime_ns == stamp
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".tmp-")]
+
+
+@pytest.mark.model
+def test_the_encoder_backend_setting_builds_and_answers_with_int8(int8_encoder, monkeypatch, tmp_path):
+    from qa.assistant import DEMO_CORPUS, Assistant
+    from qa.config import Settings
+
+    monkeypatch.setattr(encoder_module, "onnx_cache_dir", lambda: int8_encoder.cache_dir)  # reuse the module's export
+    settings = Settings(encoder_backend="onnx-int8", show_progress=False)
+    assistant = Assistant.build([DEMO_CORPUS], tmp_path / "index", settings=settings)
+    assert isinstance(assistant.encoder, OnnxEncoder) and assistant.encoder.backend == "onnx-int8"
+    answer = assistant.ask("Who is Kazakhstan's new ambassador in Belarus?")
+    assert answer.found and answer.span == "Yerlan Baizhanov"
