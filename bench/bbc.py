@@ -10,7 +10,6 @@ Usage: python -m bench.bbc --mode full|smoke --out DIR --work DIR
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import io
 import json
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import (FULL, SMOKE, HashEncoder, MemorySampler, Stopwatch, TimedEncoder, installed, process_memory, say,
-                          write_result)
+                          section_arguments, write_result)
 
 OVERHEAD_LIMIT = 1.15
 REINDEX_SPEEDUP = 20
@@ -90,12 +89,7 @@ def top_functions(profile: cProfile.Profile, count: int = 15) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=[FULL, SMOKE], default=FULL)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--work", type=Path, required=True)
-    args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = section_arguments(__doc__.splitlines()[0], argv)
     from qa.config import Settings
     from qa.index import build_index, live_generation, load_index
     from qa.ingest import demo_corpus_dir, read_sources

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -170,6 +171,17 @@ def _jsonable(value):
     if isinstance(value, (Path, dt.date)):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def section_arguments(description: str, argv: list[str] | None) -> argparse.Namespace:
+    """The arguments every section takes (`--mode`, `--out`, `--work`); also keeps model loading offline."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--mode", choices=[FULL, SMOKE], default=FULL)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--work", type=Path, required=True)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return args
 
 
 def say(message: str) -> None:

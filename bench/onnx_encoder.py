@@ -5,7 +5,6 @@ Usage: python -m bench.onnx_encoder --mode full|smoke --out DIR --work DIR
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -14,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import DEV_SET, FULL, SMOKE, Stopwatch, installed, latency_summary, load_eval_items, process_memory, say, write_result
+from bench.common import (DEV_SET, FULL, SMOKE, Stopwatch, installed, latency_summary, load_eval_items, process_memory, say,
+                          section_arguments, write_result)
 
 TEXTS = 400  # chunk texts for the throughput comparison
 ROUNDS = 3
@@ -87,12 +87,7 @@ def dev_figures(encoder, work: Path, name: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=[FULL, SMOKE], default=FULL)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--work", type=Path, required=True)
-    args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = section_arguments(__doc__.splitlines()[0], argv)
     if args.mode == SMOKE:
         write_result(args.out, "onnx", {"mode": args.mode, "skipped": "smoke mode (the one-time export takes about a minute)"})
         return 0

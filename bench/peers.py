@@ -9,7 +9,6 @@ Usage: python -m bench.peers --mode full|smoke --out DIR --work DIR
 
 from __future__ import annotations
 
-import argparse
 import collections
 import os
 import random
@@ -18,7 +17,8 @@ import time
 from pathlib import Path
 
 from bench.common import (DEV_SET, EXTRA_SETS, FULL, SMOKE, HashEncoder, MemorySampler, Stopwatch, contains_answer,
-                          installed, latency_summary, load_eval_items, process_memory, same_title, say, write_result)
+                          installed, latency_summary, load_eval_items, process_memory, same_title, say,
+                          section_arguments, write_result)
 
 TOP_K = 5
 CANDIDATES = 10  # per retriever before fusion, for the peers' hybrid search
@@ -251,12 +251,7 @@ def latency(ours: Ours, peers: list, items, rounds: int, *, variants: dict | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=[FULL, SMOKE], default=FULL)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--work", type=Path, required=True)
-    args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = section_arguments(__doc__.splitlines()[0], argv)
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
     from qa.config import Settings
     from qa.ingest import demo_corpus_dir, read_sources

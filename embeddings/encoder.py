@@ -165,7 +165,24 @@ class TokenCounter:
         return [tuple(o) for o in self._tokenizer.encode(text, add_special_tokens=False).offsets]
 
 
-class SentenceTransformerEncoder:
+class CachingEncoder:
+    """Shared `encode`: calls of at most `CACHED_CALL_MAX` texts go through `self.cache`; subclasses embed in `_encode`."""
+
+    cache: VectorCache
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        texts = list(texts)
+        if self.cache.size and len(texts) <= CACHED_CALL_MAX:
+            return self.cache.encode(texts, lambda missing: self._encode(missing, batch_size, False))
+        return self._encode(texts, batch_size, progress)
+
+    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        raise NotImplementedError
+
+
+class SentenceTransformerEncoder(CachingEncoder):
     """A sentence-transformers model, loaded lazily on first use and safe to share between threads.
 
     Vectors of short texts (calls with at most `CACHED_CALL_MAX` texts, such as a question
@@ -249,14 +266,6 @@ class SentenceTransformerEncoder:
         counter = self._token_counter()
         return counter.offsets(text) if counter is not None else None
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        texts = list(texts)
-        if self.cache.size and len(texts) <= CACHED_CALL_MAX:
-            return self.cache.encode(texts, lambda missing: self._encode(missing, batch_size, False))
-        return self._encode(texts, batch_size, progress)
-
     def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         model = self.model
         with self._call_lock:
@@ -277,7 +286,7 @@ def onnx_cache_dir() -> Path:
     return Path(user_cache_dir("qa-news")) / "onnx"
 
 
-class OnnxEncoder:
+class OnnxEncoder(CachingEncoder):
     """A sentence-transformers model run with onnxruntime, optionally int8-quantized.
 
     On first use the transformer is exported to ONNX (torch.onnx) and, with `quantize`,
@@ -367,14 +376,6 @@ class OnnxEncoder:
     def token_offsets(self, text: str) -> list[tuple[int, int]] | None:
         """Character offsets of the word pieces of `text` (no special tokens), or None when spans cannot be counted from them."""
         return self._loaded()["counter"].offsets(text)
-
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        texts = list(texts)
-        if self.cache.size and len(texts) <= CACHED_CALL_MAX:
-            return self.cache.encode(texts, lambda missing: self._encode(missing, batch_size, False))
-        return self._encode(texts, batch_size, progress)
 
     def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         state = self._loaded()
