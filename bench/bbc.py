@@ -13,14 +13,13 @@ from __future__ import annotations
 import cProfile
 import io
 import json
-import os
 import pstats
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import (FULL, SMOKE, HashEncoder, MemorySampler, Stopwatch, TimedEncoder, installed, process_memory, say,
+from bench.common import (SMOKE, HashEncoder, MemorySampler, Stopwatch, TimedEncoder, installed, process_memory, say,
                           section_arguments, write_result)
 
 OVERHEAD_LIMIT = 1.15

@@ -6,14 +6,13 @@ Usage: python -m bench.onnx_encoder --mode full|smoke --out DIR --work DIR
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import (DEV_SET, FULL, SMOKE, Stopwatch, installed, latency_summary, load_eval_items, process_memory, say,
+from bench.common import (DEV_SET, SMOKE, Stopwatch, installed, latency_summary, load_eval_items, process_memory, say,
                           section_arguments, write_result)
 
 TEXTS = 400  # chunk texts for the throughput comparison
@@ -26,7 +25,6 @@ def sample_texts(work: Path, count: int) -> tuple[list[str], str]:
         texts = json.loads(texts_file.read_text())
         picked = np.random.default_rng(0).choice(len(texts), min(count, len(texts)), replace=False)
         return [texts[i] for i in sorted(picked)], "BBC chunk texts (title + chunk)"
-    from qa.chunk import embedding_text
     from qa.ingest import demo_corpus_dir, read_sources
 
     articles = read_sources([demo_corpus_dir()], progress=False).articles

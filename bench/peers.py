@@ -16,7 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
-from bench.common import (DEV_SET, EXTRA_SETS, FULL, SMOKE, HashEncoder, MemorySampler, Stopwatch, contains_answer,
+from bench.common import (DEV_SET, EXTRA_SETS, SMOKE, HashEncoder, MemorySampler, Stopwatch, contains_answer,
                           installed, latency_summary, load_eval_items, process_memory, same_title, say,
                           section_arguments, write_result)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from conftest import FakeEncoder
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
