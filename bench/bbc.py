@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import (SMOKE, HashEncoder, MemorySampler, Stopwatch, TimedEncoder, installed, process_memory, say,
+from bench.common import (SMOKE, HashEncoder, MemorySampler, Stopwatch, TimedEncoder, WrappedEncoder, installed, process_memory, say,
                           section_arguments, write_result)
 
 OVERHEAD_LIMIT = 1.15
@@ -37,25 +37,12 @@ def bbc_dir() -> Path | None:
     return folder if folder.is_dir() else None
 
 
-class ReplayEncoder:
+class ReplayEncoder(WrappedEncoder):
     """Hands back vectors computed earlier (by text): a build with it costs the pipeline alone."""
 
     def __init__(self, inner, vectors: dict[str, np.ndarray]) -> None:
-        self.inner, self.vectors, self.name = inner, vectors, inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
+        super().__init__(inner)
+        self.vectors = vectors
 
     def encode(self, texts, *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         return np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)

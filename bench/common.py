@@ -230,28 +230,24 @@ class HashEncoder:
         return out
 
 
-class TimedEncoder:
-    """Wraps an encoder and adds up the seconds spent in `encode` (to split a build into encoding and the rest)."""
+class WrappedEncoder:
+    """An encoder that answers like `inner` (name, dimension, token counting...) except where a subclass says otherwise."""
 
     def __init__(self, inner) -> None:
         self.inner = inner
         self.name = inner.name
+
+    def __getattr__(self, name):  # dimension, max_tokens, count_tokens, token_offsets, ...
+        return getattr(self.inner, name)
+
+
+class TimedEncoder(WrappedEncoder):
+    """Wraps an encoder and adds up the seconds spent in `encode` (to split a build into encoding and the rest)."""
+
+    def __init__(self, inner) -> None:
+        super().__init__(inner)
         self.encode_seconds = 0.0
         self.encoded_texts = 0
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def __getattr__(self, name):  # token_offsets and anything else the inner encoder offers
-        return getattr(self.inner, name)
 
     def encode(self, texts, *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         started = time.perf_counter()

@@ -89,11 +89,9 @@ def _run_index(args, settings: Settings) -> int:
     report = index_sources(args.sources, _index_dir(settings), settings=settings, rebuild=args.rebuild,
                            on_progress=lambda message: print(message, file=sys.stderr))
     for problem in report.skipped:
-        where = f"{problem.path}:{problem.line}" if problem.line else problem.path
-        print(_inert(f"skipped {where}: {problem.reason}"), file=sys.stderr)
+        print(_inert(f"skipped {problem}"), file=sys.stderr)
     for cut in report.shortened:
-        where = f"{cut.path}:{cut.line}" if cut.line else cut.path
-        print(_inert(f"cut {where}: {cut.reason}"), file=sys.stderr)
+        print(_inert(f"cut {cut}"), file=sys.stderr)
     for note in report.notes:
         print(_inert(f"note: {note}"), file=sys.stderr)
     cut_count = f", {len(report.shortened)} cut to the size limit" if report.shortened else ""

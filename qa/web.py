@@ -35,11 +35,19 @@ INTRO = (
     "Every answer is a sentence copied from the articles, with the answer highlighted and its sources cited. "
     "Nothing is generated; when the articles do not hold the answer, the reply says so."
 )
-# Questions the bundled demo corpus (Central Asian news, 2024-2025) can answer.
-# Example questions for the built-in demo corpus live beside it, as data.
-DEMO_QUESTIONS = tuple(
-    line.strip() for line in (Path(__file__).parent / "examples" / "demo_questions.txt").read_text(encoding="utf-8").splitlines() if line.strip()
-)
+
+
+def read_examples(path: str | Path) -> tuple[str, ...]:
+    """Example questions from a text file, one per line (blank lines skipped)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read example questions from {path} ({error}): give a UTF-8 text file, one question per line") from error
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+# Questions the bundled demo corpus (Central Asian news, 2024-2025) can answer, kept beside it as data.
+DEMO_QUESTIONS = read_examples(Path(__file__).parent / "examples" / "demo_questions.txt")
 LOADING = "Loading the collection… the first start builds the search index, which can take a minute."
 SEARCHING = "Searching the articles…"
 QUEUE_SIZE = 256  # questions waiting at most; past that Gradio answers "queue full" at once instead of piling up
@@ -280,12 +288,3 @@ def launch(index_dir: str | Path | None = None, *, host: str = "127.0.0.1", port
 def default_examples(index_dir: str | Path | None, settings: Settings) -> tuple[str, ...]:
     """The demo questions when serving the demo index (no index named), none for another collection."""
     return DEMO_QUESTIONS if index_dir is None and settings.index_dir is None else ()
-
-
-def read_examples(path: str | Path) -> tuple[str, ...]:
-    """Example questions from a text file, one per line (blank lines skipped)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read example questions from {path} ({error}): give a UTF-8 text file, one question per line") from error
-    return tuple(line.strip() for line in text.splitlines() if line.strip())

@@ -146,12 +146,15 @@ def read_file(shown: str, path: Path) -> Parsed:
 
 def cap_lengths(parsed: Parsed, source: str) -> Parsed:
     """Articles with bodies and titles cut to `MAX_BODY_CHARS`/`MAX_TITLE_CHARS`, each cut reported."""
-    if all(len(a.body) <= MAX_BODY_CHARS and len(a.title) <= MAX_TITLE_CHARS for a in parsed.articles):
+    def fits(article: Article) -> bool:
+        return len(article.body) <= MAX_BODY_CHARS and len(article.title) <= MAX_TITLE_CHARS
+
+    if all(map(fits, parsed.articles)):
         return parsed
     articles: list[Article] = []
     notes: list[Shortened] = []
     for article in parsed.articles:
-        if len(article.body) <= MAX_BODY_CHARS and len(article.title) <= MAX_TITLE_CHARS:
+        if fits(article):
             articles.append(article)
             continue
         title = cut_text(article.title, MAX_TITLE_CHARS)
