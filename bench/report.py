@@ -101,6 +101,7 @@ def markdown(results: dict, plots: dict[str, str], docs_file: Path, out_dir: Pat
     lines += _bbc(results.get("bbc"), plots)
     lines += _scale(results.get("scale"), plots)
     lines += _onnx(results.get("onnx"))
+    lines += _public_qa(results.get("public_qa"))
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -254,6 +255,94 @@ def _onnx(data: dict | None) -> list[str]:
                     [[name, *[f.get(k) for k in keys], _ms(f["latency_ms"]["p50"]), f"{f['build_seconds']:.1f} s"]
                      for name, f in data["dev_set"].items()])
     lines += [f"Recommendation: {data['recommendation']}.", ""]
+    lines += [f"- {note}" for note in data.get("notes", [])] + [""]
+    return lines
+
+
+_OPEN_KEYS = ["article@1", "contained", "span_em", "span_f1", "sentence_f1", "not_found_when_answerable",
+              "unanswerable_caught", "auroc"]
+_OPEN_HEADER = ["right article first", "answer contained", "span EM", "span F1", "sentence F1", "answerable: not found",
+                "unanswerable caught", "AUROC"]
+
+
+def _counts(figures: dict) -> str:
+    return f"{figures.get('answerable', 0)} + {figures.get('unanswerable', 0)}"
+
+
+def _public_qa(data: dict | None) -> list[str]:
+    title = "5. Public QA (held-out)"
+    skipped = _skipped(title, data)
+    if skipped:
+        return skipped
+    facts, collection = data["data"], data["open_collection"]
+    dropped = facts.get("passages_dropped_as_training_text_elsewhere", {})
+    intro = (f"`python -m bench.public_qa` ({data['mode']} mode, {data.get('seconds', 0):.0f} s). Passages held out by "
+             f"`qa.reader.data.split` ({facts['held_out_passages']:,} passages); "
+             f"{sum(dropped.values())} of them dropped because the same text is a training passage of another set "
+             f"({', '.join(f'{k} {v}' for k, v in dropped.items())}). Load average (1, 5, 15 min) at start "
+             f"{', '.join(str(x) for x in data.get('load_average', {}).get('start', []))}, at end "
+             f"{', '.join(str(x) for x in data.get('load_average', {}).get('end', []))}.")
+    lines = [f"## {title}", "", intro, ""]
+    if data.get("not_run"):
+        lines += ["Not run: " + "; ".join(f"{k} ({v})" for k, v in data["not_run"].items()) + ".", ""]
+    described = (f"**Open collection**: {collection['passages']} passages written as articles "
+                 f"({', '.join(f'{k} {v}' for k, v in collection['passages_per_dataset'].items())}; "
+                 f"{collection['indexed_articles']} after the product's de-duplication), "
+                 f"{collection['answerable']} answerable and {collection['unanswerable']} unanswerable (Disfl-QA) questions. "
+                 "Rates over the answerable questions unless the column says otherwise.")
+    lines += [described, ""]
+    systems = collection["systems"]
+    rows = [[name, _counts(f["overall"]), *[f["overall"].get(k) for k in _OPEN_KEYS], _ms(f["overall"]["latency"]["p50_ms"])]
+            for name, f in systems.items()]
+    lines += _table(["system", "questions", *_OPEN_HEADER, "p50"], rows)
+    build = collection.get("build", {})
+    if build:
+        lines += ["Index build: " + "; ".join(f"{name} {b['seconds']} s" for name, b in build.items() if b.get("seconds") is not None)
+                  + ".", ""]
+    for name, figures in systems.items():
+        lines += [f"{name}, by question type (answerable + unanswerable):", ""]
+        rows = [[kind, _counts(f), *[f.get(k) for k in _OPEN_KEYS]] for kind, f in figures["by_type"].items()]
+        rows.append(["all", _counts(figures["overall"]), *[figures["overall"].get(k) for k in _OPEN_KEYS]])
+        lines += _table(["type", "questions", *_OPEN_HEADER], rows)
+    names = list(systems)
+    datasets = list(next(iter(systems.values()))["by_dataset"]) if systems else []
+    lines += ["By dataset (answer contained / span F1):", ""]
+    lines += _table(["dataset", "questions", *names],
+                    [[d, _counts(systems[names[0]]["by_dataset"][d]),
+                      *[f"{_fmt(systems[n]['by_dataset'][d].get('contained'))} / {_fmt(systems[n]['by_dataset'][d].get('span_f1'))}"
+                        for n in names]] for d in datasets])
+    gold = data.get("gold_passage", {}).get("systems", {})
+    if gold:
+        lines += ["**Gold passage**: the same answerable questions, reading only the right passage's sentences.", ""]
+        keys = ["sentence@1", "span_em", "span_f1", "sentence_f1", "auroc"]
+        lines += _table(["system", "questions", "sentence@1", "span EM", "span F1", "sentence F1", "AUROC", "p50"],
+                        [[name, _counts(f["overall"]), *[f["overall"].get(k) for k in keys], _ms(f["overall"]["latency"]["p50_ms"])]
+                         for name, f in gold.items()])
+        for name, figures in gold.items():
+            lines += [f"{name}, by question type:", ""]
+            lines += _table(["type", "questions", "sentence@1", "span EM", "span F1", "sentence F1", "AUROC"],
+                            [[kind, _counts(f), *[f.get(k) for k in keys]] for kind, f in figures["by_type"].items()])
+    turns = data.get("multi_turn")
+    if turns:
+        described = (f"**Multi-turn (CoQA)**: {turns['collection_articles']} held-out stories as the collection "
+                     f"({turns['indexed_articles']} indexed); {turns['conversations']} conversations, their first "
+                     f"{turns['turns_per_conversation']} turns asked in order.")
+        lines += [described, ""]
+        if turns.get("not_run"):
+            lines += ["Not run: " + "; ".join(f"{k} ({v})" for k, v in turns["not_run"].items()) + ".", ""]
+        lines += _table(["system", "turn 1: right story", "follow-ups: right story", "follow-ups: answer contained",
+                         "follow-ups: not found", "turns", "p50"],
+                        [[name, f["turn_1"]["right_story"], f["follow_ups"]["right_story"], f["follow_ups"]["contained"],
+                          f["follow_ups"].get("not_found"), f["turn_1"]["turns"] + f["follow_ups"]["turns"],
+                          _ms(f["latency"]["p50_ms"]) + (" (pooled)" if f["latency"].get("pooled_over_qa_news_variants") else "")]
+                         for name, f in turns["systems"].items()])
+        numbers = sorted({t for f in turns["systems"].values() for t in f["by_turn"]}, key=int)
+        lines += ["Right story first, by turn:", ""]
+        lines += _table(["system", *[f"turn {t}" for t in numbers]],
+                        [[name, *[f["by_turn"].get(t) for t in numbers]] for name, f in turns["systems"].items()])
+    if data.get("previous_version"):
+        previous = data["previous_version"]
+        lines += [f"Previous version: commit {previous.get('commit')} ({previous.get('path')}).", ""]
     lines += [f"- {note}" for note in data.get("notes", [])] + [""]
     return lines
 

@@ -6,7 +6,9 @@
     python bench/run.py --only scale,onnx
 
 Sections: bbc (index build vs raw encoder on BBC News), scale (vector index 10^3..10^6),
-peers (txtai and Haystack on the demo corpus), onnx (int8 encoder). scale and onnx reuse
+peers (txtai and Haystack on the demo corpus), onnx (int8 encoder), public_qa (held-out public QA
+sets: answers per question type, the reader alone, txtai, multi-turn CoQA; skipped without ../shared/qa-train;
+`python -m bench.public_qa ... --previous PATH` adds an older checkout). scale and onnx reuse
 what bbc leaves in the work directory, so run bbc first (the default order does).
 """
 
@@ -24,7 +26,8 @@ if __package__ in (None, ""):  # `python bench/run.py`: make the repository impo
 
 from bench.common import DOCS_FILE, FULL, RESULTS_DIR, SMOKE, machine_info, run_module, say, write_result  # noqa: E402
 
-SECTIONS = {"bbc": "bench.bbc", "scale": "bench.scale", "peers": "bench.peers", "onnx": "bench.onnx_encoder"}
+SECTIONS = {"bbc": "bench.bbc", "scale": "bench.scale", "peers": "bench.peers", "onnx": "bench.onnx_encoder",
+            "public_qa": "bench.public_qa"}
 
 
 def main(argv: list[str] | None = None) -> int:

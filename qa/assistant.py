@@ -1,4 +1,9 @@
-"""Assistant: ask(question, history) -> Answer over one index; module-level `ask` over the default index."""
+"""Assistant: ask(question, history) -> Answer over one index; module-level `ask` over the default index.
+
+The stages, each testable alone: `build_query` (question + conversation -> Query), `retrieve`
+(Query -> Hits), `candidates_from_hits` and `shortlist` (Hits -> the sentences worth reading),
+the span reader (sentences -> spans and scores), and `qa.answer` (scores -> abstain or cite).
+"""
 
 from __future__ import annotations
 
@@ -10,24 +15,31 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
-from embeddings.encoder import CACHED_CALL_MAX, Encoder, load_encoder
+from embeddings.encoder import Encoder, load_encoder
+from qa.answer import NOT_FOUND_TEXT, answer_confidence, build_answer, score_sentences
 from qa.config import Settings
-from qa.entities import EntityTagger
+from qa.conversation import parse_history
 from qa.errors import ConfigError, QuestionError
-from qa.extract import ScoredSentence, article_terms, shortlist, apply_answer_type, candidate_sentences, find_span, make_citation, score_sentences
 from qa.index import NewsIndex, UpdateReport, build_index, check_dimension, load_index
-from qa.question import ENTITY_LABELS, QuestionProfile, profile_question
+from qa.query import Query, build_query
+from qa.reader.calibration import Calibration, load_calibration
+from qa.reader.features import article_terms, candidates_from_hits, shortlist
+from qa.reader.model import Reading, SpanReader, read_header
 from qa.retrieve import allowed_rows, retrieve
-from qa.text import STOPWORDS, content_terms, stem, words
-from qa.types import Answer, Article, Span
+from qa.types import Answer, Article, Hit
 
-NOT_FOUND_TEXT = "These articles do not contain the answer."
+__all__ = ["NOT_FOUND_TEXT", "Assistant", "CollectionInfo", "ask", "clean_question", "default_assistant", "ensure_default_index",
+           "index_sources"]
+
 DEMO_CORPUS = Path(__file__).parent / "examples" / "demo_corpus"
-HITS_READ = 8  # chunks whose sentences are read as candidate answers
-WARM_UP_BATCH = CACHED_CALL_MAX  # sentences per call in `warm_up`: calls this small go through the encoder's vector cache
-PARTNER_SHARE = 0.65  # a neighbouring sentence scoring this share of the best joins the answer
-_PRONOUN = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|theirs|it|its|this|that|these|those|there)\b", re.IGNORECASE)
+
+
+class Reader(Protocol):
+    """What the assistant needs of a span reader (`qa.reader.model.SpanReader`; tests pass a fake)."""
+
+    def read(self, question: str, sentences: Sequence[str]) -> Reading: ...
 
 
 @dataclass(frozen=True)
@@ -45,11 +57,17 @@ class CollectionInfo:
 class Assistant:
     """Answers questions from one loaded index. Safe to share between threads."""
 
-    def __init__(self, index: NewsIndex, *, settings: Settings, encoder: Encoder | None = None, tagger: EntityTagger | None = None) -> None:
+    def __init__(self, index: NewsIndex, *, settings: Settings, encoder: Encoder | None = None, reader: Reader | None = None,
+                 calibration: Calibration | None = None) -> None:
         self.index = index
         self.settings = settings
         self.encoder = encoder or load_encoder(index.model_name, backend=settings.encoder_backend)
-        self.tagger = tagger or EntityTagger()
+        if reader is None:
+            span_reader = SpanReader(threads=settings.reader_threads, backend=settings.reader_backend)
+            calibration = calibration or load_calibration(span_reader.folder, reader_sha256=read_header(span_reader.folder)["sha256"])
+            reader = span_reader
+        self.reader: Reader = reader
+        self.calibration = calibration or load_calibration()
         self._checked = threading.Event()
         self._terms_cache: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
 
@@ -79,39 +97,23 @@ class Assistant:
         return cls.load(index_dir, settings=settings, encoder=encoder)
 
     def warm_up(self) -> int:
-        """Prepare, ahead of the first questions, what answering computes per article and sentence.
-
-        The terms of every article, and the vectors and entity analyses of every sentence, go
-        into the caches that `ask` reads, so a running service answers its first questions as
-        fast as later ones. Sentences are prepared only when the whole collection fits in the
-        caches (a few thousand sentences); a larger one warms up as it is asked about.
+        """Load the models and prepare the per-article terms ahead of the first questions.
 
         Returns:
-            The number of sentences prepared (0 when the collection is too large).
+            The number of articles prepared.
         """
         for article in self.index.articles.values():
             self._article_terms(article)
-        texts = list(dict.fromkeys(
-            self.index.articles[article_id].body[span.start : span.end]
-            for article_id, spans in self.index.sentences.items()
-            for span in spans
-        ))
-        vector_room = getattr(getattr(self.encoder, "cache", None), "size", 0)
-        if not texts or len(texts) > min(vector_room, self.tagger.cache_size):
-            return 0
-        for start in range(0, len(texts), WARM_UP_BATCH):
-            batch = texts[start : start + WARM_UP_BATCH]
-            self.encoder.encode(batch)
-            self.tagger.analyze(batch)
-        return len(texts)
+        self.encoder.encode(["warm up"])
+        self.reader.read("warm up", ["Warm up."])
+        return len(self.index.articles)
 
     def clear_caches(self) -> None:
-        """Forget what `warm_up` and earlier questions prepared (article terms, sentence vectors and analyses)."""
+        """Forget what `warm_up` and earlier questions prepared (article terms, question vectors)."""
         self._terms_cache.clear()
         cache = getattr(self.encoder, "cache", None)
         if cache is not None:
             cache.clear()
-        self.tagger.clear_cache()
 
     def info(self) -> CollectionInfo:
         earliest, latest = self.index.date_range()
@@ -121,197 +123,90 @@ class Assistant:
         self,
         question: str,
         *,
-        history: Sequence[str | dict] | None = None,
+        history: Sequence[Any] | None = None,
         top_k: int | None = None,
-        since: dt.date | None = None,
-        until: dt.date | None = None,
+        since: dt.date | str | None = None,
+        until: dt.date | str | None = None,
     ) -> Answer:
-        """Answer `question` with sentences copied from the articles, each cited.
+        """Answer `question` with a sentence copied from the articles, cited, its answer span highlighted.
 
         Args:
-            history: earlier turns, oldest first: user questions as strings, or chat
-                messages as {"role", "content"} dicts. Pronouns in a follow-up are read
-                against the previous question and its answer.
+            history: earlier turns, oldest first: questions as strings, chat messages as
+                {"role", "content"} dicts (an assistant message's `metadata` may carry what its
+                turn found, see `qa.conversation.turn_metadata`), or Answers from earlier calls.
+                A follow-up (a pronoun, or very few words) reads the last turns' questions and
+                answers; a self-contained question ignores the history.
             top_k: how many citations to return (default `settings.top_k`).
-            since, until: only articles published in this date range.
+            since, until: only articles published in this date range (dates or ISO strings).
         """
         question = clean_question(question, self.settings.max_question_chars)
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
             raise ConfigError(f"top_k must be a whole number of at least 1, got {top_k!r}")
+        since, until = as_date(since, "since"), as_date(until, "until")
         if since is not None and until is not None and since > until:
             raise ConfigError(f"since {since} is after until {until}: swap them or leave one out")
-        top_k = top_k or self.settings.top_k
         if not self._checked.is_set():
             check_dimension(self.index, self.encoder)
             self._checked.set()
-        follow_up = self._follow_up(question, history)
-        return self._answer(question, follow_up=follow_up, top_k=top_k, since=since, until=until)
+        query = build_query(question, parse_history(history), top_k=top_k or self.settings.top_k, since=since, until=until)
+        if query.unresolved:
+            return Answer(question=question, found=False, confidence=0.0,
+                          text=f"“{query.unresolved}” has nobody to refer to in this conversation: ask again naming who you mean.")
+        return self.answer(query)
 
-    def _follow_up(self, question: str, history: Sequence[str | dict] | None) -> FollowUp | None:
-        """What the previous turn lends a question that leans on it (a pronoun, or very few words)."""
-        previous = [q for q in _user_questions(history or []) if q.strip()]
-        if not previous:
-            return None
-        own_terms = [w for w in words(question) if w not in STOPWORDS]
-        if not _PRONOUN.search(question) and len(own_terms) > 3:
-            return None
+    def answer(self, query: Query) -> Answer:
+        """Retrieve, shortlist, read and cite for a built Query."""
+        settings = self.settings
+        vector = self.encoder.encode([query.retrieval_text])[0]
+        allowed = allowed_rows(self.index, since=query.since, until=query.until)
+        if allowed is not None and allowed.size == 0:
+            return Answer(question=query.question, found=False, confidence=0.0,
+                          text=f"No article in this collection is dated {_describe_range(query.since, query.until)} "
+                               "(undated articles are left out once dates are given).")
+        hits = retrieve(self.index, vector, query.retrieval_text, settings=settings, top_k=max(query.top_k, settings.hits_read),
+                        allowed=allowed)
+        hits = prefer_articles(hits, query.context_articles)
+        candidates = candidates_from_hits(hits, self.index.sentences.__getitem__, query.terms, self.index.lexical.idf,
+                                          names=query.names, terms_of=self._article_terms)
+        shortlisted = shortlist(candidates, self.calibration.shortlist, settings.reader_sentences)
+        reading = self.reader.read(query.text, [candidate.text for candidate, _ in shortlisted])
+        scored = score_sentences(shortlisted, reading, self.calibration)
+        confidence = answer_confidence(scored, self.calibration)
+        threshold = settings.min_confidence if settings.min_confidence is not None else self.calibration.threshold
+        return build_answer(query, scored, confidence=confidence, threshold=threshold)
+
+
+def prefer_articles(hits: list[Hit], article_ids: tuple[str, ...]) -> list[Hit]:
+    """Hits of the articles earlier answers cited first (a follow-up most likely asks about them), ranks renumbered."""
+    if not article_ids:
+        return hits
+    order = {article_id: position for position, article_id in enumerate(article_ids)}
+    ranked = sorted(hits, key=lambda hit: (order.get(hit.article.id, len(order)), hit.rank))
+    from dataclasses import replace
+
+    return [replace(hit, rank=rank) for rank, hit in enumerate(ranked, start=1)]
+
+
+def as_date(value: Any, name: str) -> dt.date | None:
+    """A date filter from a date, a datetime or an ISO string; ConfigError otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
         try:
-            last = clean_question(previous[-1], self.settings.max_question_chars)
-        except QuestionError:  # an earlier turn that could not be asked (too long, no words) gives no context
-            return None
-        earlier = self._answer(last, follow_up=None, top_k=1, since=None, until=None)
-        return FollowUp(subject=earlier.span if earlier.found else None, previous_question=last)
-
-    def _rank(self, question: str, *, follow_up: FollowUp | None, top_k: int, since: dt.date | None, until: dt.date | None) -> Ranking:
-        """Retrieve chunks and rank their sentences as answers to `question`."""
-        context = follow_up.words if follow_up else ""
-        resolved = _resolve_pronouns(question, follow_up.subject) if follow_up and follow_up.subject else question
-        profile = profile_question(resolved)
-        query = f"{resolved} {context}".strip()
-        vectors = self.encoder.encode([resolved, query] if context else [resolved])
-        question_vector, query_vector = vectors[0], vectors[-1]
-        allowed = allowed_rows(self.index, since=since, until=until)
-        hits = retrieve(self.index, query_vector, query, settings=self.settings, top_k=max(top_k, HITS_READ), allowed=allowed)
-        # Names from the previous turn are context, not answers, so they count as the question's words.
-        asked = words(f"{resolved} {context}")
-        question_words = set(asked) | {stem(w) for w in asked}
-        if not hits:
-            return Ranking(profile, [], question_words)
-        terms = tuple(dict.fromkeys(profile.terms + tuple(content_terms(context))))
-        candidates = candidate_sentences(self.index, hits, terms, question_terms=content_terms(resolved), names=profile.names,
-                                         terms_of=self._article_terms)
-        candidates = shortlist(candidates)
-        sentence_vectors = self.encoder.encode([s.text for s in candidates])
-        ranked = score_sentences(candidates, question_vector, sentence_vectors)
-        return Ranking(profile, apply_answer_type(ranked, profile, self.tagger, question_words), question_words)
-
-    def _answer(self, question: str, *, follow_up: FollowUp | None, top_k: int, since: dt.date | None, until: dt.date | None) -> Answer:
-        ranking = self._rank(question, follow_up=follow_up, top_k=top_k, since=since, until=until)
-        ranked, profile, question_words = ranking.sentences, ranking.profile, ranking.question_words
-        if not ranked:
-            text = NOT_FOUND_TEXT
-            if (since or until) and allowed_rows(self.index, since=since, until=until).size == 0:
-                text = f"No article in this collection is dated {_describe_range(since, until)} (undated articles are left out once dates are given)."
-            return Answer(question=question, text=text, found=False, confidence=0.0)
-        best = ranked[0]
-        confidence = answer_confidence(best, profile)
-        found = confidence >= self.settings.min_confidence
-        citations = []
-        if found:
-            partner = _partner_sentence(ranked, best)
-            span = find_span(best.text, best.analysis, profile, question_words)
-            if span is None and partner is not None and partner.analysis is not None:
-                partner_span = find_span(partner.text, partner.analysis, profile, question_words)
-                if partner_span is not None:
-                    best, partner, span = partner, best, partner_span
-            citations.append(make_citation(best, span, extend_to=partner.span if partner else None))
-        used = {best.article.id} if found else set()
-        answer_text = citations[0].answer if found else None
-        for sentence in ranked:
-            if len(citations) >= top_k:
-                break
-            if sentence.article.id in used:
-                continue
-            used.add(sentence.article.id)
-            citations.append(make_citation(sentence, _mention(sentence.text, answer_text)))
-        text = citations[0].quote if found else NOT_FOUND_TEXT
-        answer_span = citations[0].answer if found else None
-        return Answer(question=question, text=text, found=found, confidence=round(confidence, 4), citations=tuple(citations), span=answer_span)
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(f"{name} must be a date such as 2025-01-31, got {value!r}")
 
 
 def _describe_range(since: dt.date | None, until: dt.date | None) -> str:
     if since and until:
         return f"between {since} and {until}"
     return f"on or after {since}" if since else f"on or before {until}"
-
-
-def _mention(sentence: str, answer: str | None) -> Span | None:
-    """Where another source repeats the answer (case-insensitively), to highlight it there too.
-
-    Other sources are highlighted only where they corroborate the answer: their own best
-    guess would read as a competing answer.
-    """
-    if not answer:
-        return None
-    match = re.search(r"(?<!\w)" + re.escape(answer) + r"(?!\w)", sentence, re.IGNORECASE)
-    return Span(match.start(), match.end()) if match else None
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """What a follow-up question borrows from the turn before: its answer span and its words."""
-
-    subject: str | None
-    previous_question: str
-
-    @property
-    def words(self) -> str:
-        return " ".join(filter(None, [self.subject, self.previous_question]))
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """Candidate answer sentences for one question, best first."""
-
-    profile: QuestionProfile
-    sentences: list[ScoredSentence]
-    question_words: set[str]
-
-
-def _partner_sentence(ranked, best):
-    """A neighbouring sentence of the same article that scores nearly as well (answers often span two)."""
-    body_sentences = [s for s in ranked[1:12] if s.article.id == best.article.id]
-    for sentence in body_sentences:
-        adjacent = abs(sentence.span.start - best.span.end) <= 3 or abs(best.span.start - sentence.span.end) <= 3
-        if adjacent and sentence.score >= PARTNER_SHARE * best.score:
-            return sentence
-    return None
-
-
-def answer_confidence(best: ScoredSentence, profile: QuestionProfile) -> float:
-    """How sure the best sentence answers the question, in [0, 1].
-
-    Similarity alone cannot tell a near miss from an answer, so the score also asks
-    whether the article covers the question's terms and whether the sentence holds
-    something of the expected answer type.
-    """
-    value = (best.coverage + best.article_coverage + max(best.dense, 0.0)) / 3
-    if profile.answer_type in ENTITY_LABELS:
-        value *= 0.3 + 0.7 * best.typed  # no date for "when", no name for "who": most likely not there
-    elif not best.event:
-        value *= 0.75  # no answer type to look for, and the sentence lacks the question's verb or asked-about noun
-    value *= best.names_found
-    return max(0.0, min(1.0, value))
-
-
-_SUBJECT_PRONOUN = re.compile(r"\b(?:he|she|him|they|them|it)\b", re.IGNORECASE)
-_POSSESSIVE_PRONOUN = re.compile(r"\b(?:his|her|its|their)\b", re.IGNORECASE)
-
-
-def _resolve_pronouns(question: str, subject: str) -> str:
-    """Put the previous answer in place of the first pronoun ("How old is he?" -> "How old is Keith Kellogg?")."""
-    subject_match = _SUBJECT_PRONOUN.search(question)
-    possessive_match = _POSSESSIVE_PRONOUN.search(question)
-    matches = [m for m in (subject_match, possessive_match) if m is not None]
-    if not matches:
-        return question
-    first = min(matches, key=lambda m: m.start())
-    replacement = subject if first is subject_match else f"{subject}’s"
-    return question[: first.start()] + replacement + question[first.end() :]
-
-
-def _user_questions(history: Sequence[str | dict]) -> list[str]:
-    questions = []
-    for turn in history:
-        if isinstance(turn, str):
-            questions.append(turn)
-        elif isinstance(turn, dict) and turn.get("role") == "user":
-            content = turn.get("content")
-            if isinstance(content, list):  # Gradio 6 message parts: [{"type": "text", "text": ...}]
-                content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
-            if isinstance(content, str):
-                questions.append(content)
-    return questions
 
 
 # C0 and C1 control characters, and lone surrogates (undecodable bytes in a command line): become spaces.
@@ -368,7 +263,7 @@ def default_assistant() -> Assistant:
     return Assistant.load()
 
 
-def ask(question: str, *, history: Sequence[str | dict] | None = None, top_k: int | None = None,
-        since: dt.date | None = None, until: dt.date | None = None) -> Answer:
+def ask(question: str, *, history: Sequence[Any] | None = None, top_k: int | None = None,
+        since: dt.date | str | None = None, until: dt.date | str | None = None) -> Answer:
     """Answer a question from the default index (the demo corpus unless QA_INDEX_DIR says otherwise)."""
     return default_assistant().ask(question, history=history, top_k=top_k, since=since, until=until)

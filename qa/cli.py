@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from embeddings.encoder import EncoderError
 from qa.config import Settings
 from qa.errors import ConfigError, QAError
 
@@ -20,9 +21,14 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(model_name=getattr(args, "model", None), index_dir=getattr(args, "index", None),
                                      show_progress=False if getattr(args, "quiet", False) else None)
         return args.run(args, settings)
-    except QAError as error:
+    except (QAError, EncoderError) as error:
         print(f"error: {_inert(' '.join(str(error).split()))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `qa ask ... | head -1`: the reader left; end quietly, as other command-line tools do
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as error:  # disk full, permission denied, ...: one line, not a traceback
         where = f": {error.filename}" if error.filename else ""
         print(f"error: {_inert(error.strerror or str(error))}{_inert(str(where))}", file=sys.stderr)

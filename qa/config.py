@@ -40,22 +40,27 @@ class Settings:
     lexical_candidates: int = 50
     rrf_k: int = 60
     max_chunks_per_article: int = 2
-    answer_sentences: int = 2
-    min_confidence: float = 0.4
+    hits_read: int = 8  # retrieved chunks whose sentences are candidate answers
+    reader_sentences: int = 6  # candidate sentences the span reader reads per question
+    reader_threads: int = 1  # threads for one question's reading (more threads were slower and erratic here)
+    reader_backend: str = "torch"  # "onnx-int8": the reader exported once to int8 ONNX, faster on CPU (pip install 'qa-news[onnx]')
+    min_confidence: float | None = None  # None: the threshold calibrated with the reader (qa/reader/weights/calibration.json)
     max_question_chars: int = 1000
     show_progress: bool = True
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "chunk_tokens", "top_k", "dense_candidates", "lexical_candidates",
-                    "rrf_k", "max_chunks_per_article", "answer_sentences", "max_question_chars")
+                    "rrf_k", "max_chunks_per_article", "hits_read", "reader_sentences", "reader_threads", "max_question_chars")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
         if self.chunk_overlap_sentences < 0:
             raise ConfigError(f"chunk_overlap_sentences must be 0 or more, got {self.chunk_overlap_sentences!r}")
-        if not 0.0 <= self.min_confidence <= 1.0:
+        if self.min_confidence is not None and not (isinstance(self.min_confidence, (int, float)) and 0.0 <= self.min_confidence <= 1.0):
             raise ConfigError(f"min_confidence must be between 0 and 1, got {self.min_confidence!r}")
+        if self.reader_backend not in ("torch", "onnx-int8"):
+            raise ConfigError(f"reader_backend must be torch or onnx-int8, got {self.reader_backend!r}")
         if self.encoder_backend not in BACKENDS:
             raise ConfigError(f"encoder_backend must be one of {', '.join(BACKENDS)}, got {self.encoder_backend!r}")
         if not self.model_name.strip():

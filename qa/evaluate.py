@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import collections
 import json
-import re
-import string
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from qa.errors import IngestError
+from qa.metrics import normalize_answer, token_f1
 from qa.types import Answer
 
 
@@ -63,22 +61,9 @@ def read_eval_file(path: Path) -> list[EvalItem]:
     return items
 
 
-def normalize_answer(text: str) -> str:
-    """SQuAD normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = text.lower().replace("’", "'").replace("“", '"').replace("”", '"')
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
 def span_f1(prediction: str, gold: str) -> float:
-    predicted, expected = normalize_answer(prediction).split(), normalize_answer(gold).split()
-    common = collections.Counter(predicted) & collections.Counter(expected)
-    same = sum(common.values())
-    if not predicted or not expected or same == 0:
-        return float(predicted == expected)
-    precision, recall = same / len(predicted), same / len(expected)
-    return 2 * precision * recall / (precision + recall)
+    """Token F1 of a span against one gold answer (SQuAD normalisation)."""
+    return token_f1(prediction, [gold])
 
 
 def _same_title(a: str | None, b: str | None) -> bool:
@@ -164,4 +149,4 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["EvalItem", "asdict", "evaluate", "format_table", "read_eval_file", "summarize"]
+__all__ = ["EvalItem", "asdict", "evaluate", "format_table", "normalize_answer", "read_eval_file", "summarize"]

@@ -5,20 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from qa.lexicon_en import IRREGULAR_VERBS as _IRREGULAR
+from qa.lexicon_en import STOPWORDS
 from qa.types import Span
 
+__all__ = ["STOPWORDS", "content_terms", "normalize", "split_sentences", "stem", "terms_match", "word_spans", "words"]
+
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
-
-# Function words that carry no topic; kept short on purpose (question words are handled separately).
-STOPWORDS = frozenset(
-    """a an and are as at be been being but by can could did do does doing for from had has have having
-    he her hers him his how i if in into is it its itself me my of on or our ours she so than that the their
-    theirs them then there these they this those to too us was we were what when where which while who whom
-    whose why will with would you your yours also about after before over under up down out off again
-    further once here all any both each few more most other some such no nor not only own same just
-    very s t d ll m o re ve y according said say says""".split()
-)
-
 
 def split_sentences(text: str, *, language: str = "en") -> list[Span]:
     """Sentence spans of `text`, whitespace trimmed, so `text[s.start:s.end]` is one sentence.
@@ -80,19 +73,6 @@ def words(text: str) -> list[str]:
             token = token[:-2]
         tokens.append(token)
     return tokens
-
-
-# Irregular past forms of verbs common in news, so "came" meets "come" and "took" meets "take".
-_IRREGULAR = dict(
-    pair.split(":")
-    for pair in """came:come took:take taken:take held:hold met:meet made:make gave:give given:give went:go gone:go
-    began:begin begun:begin sent:send won:win lost:lose left:leave led:lead told:tell thought:think brought:bring
-    bought:buy built:build caught:catch chose:choose chosen:choose drew:draw drawn:draw drove:drive fell:fall fought:fight
-    found:find flew:fly forgot:forget got:get grew:grow heard:hear kept:keep knew:know known:know laid:lay meant:mean
-    paid:pay ran:run rose:rise saw:see seen:see sold:sell set:set shot:shoot spoke:speak spoken:speak spent:spend
-    stood:stand struck:strike swore:swear understood:understand wore:wear wrote:write written:write became:become
-    broke:break broken:break""".split()
-)
 
 
 def stem(word: str) -> str:

@@ -103,3 +103,12 @@ class Answer:
     confidence: float
     citations: tuple[Citation, ...] = field(default_factory=tuple)
     span: str | None = None
+
+    def __str__(self) -> str:
+        """A short summary for people: the answer, its confidence and first source (the repr keeps every field)."""
+        lines = [f"{self.span} — {self.text}" if self.found and self.span else self.text, f"confidence {self.confidence:.2f}"]
+        if self.citations:
+            first = self.citations[0]
+            date = first.published.isoformat() if first.published else "undated"
+            lines.append(f"[1] {first.title} ({date}{'; ' + first.url if first.url else ''})")
+        return "\n".join(lines)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from qa.config import Settings
+from qa.conversation import TURN_METADATA_KEY, turn_metadata
 from qa.errors import ConfigError, QAError
 from qa.render import (
     read_question,
@@ -26,6 +27,7 @@ from qa.render import (
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
+    from qa.types import Answer
 
 logger = logging.getLogger(__name__)
 
@@ -142,27 +144,69 @@ def answer_message(
     assistant: LazyAssistant,
     question: str,
     *,
-    history: list[str],
+    history: list[str] | list[Any],
     top_k: int | None,
     since_text: str | None,
     until_text: str | None,
 ) -> str:
     """The assistant's chat message (HTML) for one question: the answer, or an error that says what to fix."""
+    return answer_turn(assistant, question, history=history, top_k=top_k, since_text=since_text, until_text=until_text)[0]
+
+
+def answer_turn(
+    assistant: LazyAssistant,
+    question: str,
+    *,
+    history: list[str] | list[Any],
+    top_k: int | None,
+    since_text: str | None,
+    until_text: str | None,
+) -> tuple[str, Answer | None]:
+    """`answer_message`, and the Answer itself when there is one (what later turns build on)."""
     try:
         since = parse_day(since_text, "since")
         until = parse_day(until_text, "until")
     except ValueError as error:
-        return render_error(str(error))
+        return render_error(str(error)), None
     if since and until and since > until:
-        return render_error(f"since {since} is after until {until}: swap them or clear one")
+        return render_error(f"since {since} is after until {until}: swap them or clear one"), None
     try:
         answer = assistant.get().ask(question, history=history, top_k=top_k, since=since, until=until)
     except QAError as error:
-        return render_error(error)
+        return render_error(error), None
     except Exception as error:  # a last resort: the chat shows a plain message, the log keeps the traceback
         logger.exception("answering %r failed", question)
-        return render_error(error)
-    return render_reply(answer)
+        return render_error(error), None
+    return render_reply(answer), answer
+
+
+def conversation_history(questions: Sequence[str], turns: Sequence[dict[str, Any]]) -> list[Any]:
+    """Earlier questions of the chat, each followed by what its answer found when this session kept it.
+
+    The chat shows rendered HTML, so what a turn found (its answer span and cited articles) is
+    kept in the session's state, matched to the chat's questions by their text (the user may
+    have cleared the chat since).
+    """
+    found = {_question_key(turn[TURN_METADATA_KEY]["question"]): turn for turn in turns
+             if isinstance(turn, dict) and isinstance(turn.get(TURN_METADATA_KEY), dict)
+             and isinstance(turn[TURN_METADATA_KEY].get("question"), str)}
+    history: list[Any] = []
+    for question in questions:
+        history.append(question)
+        key = _question_key(question)
+        if key in found:
+            history.append({"role": "assistant", "content": "", "metadata": found[key]})
+    return history
+
+
+def _question_key(question: str) -> str:
+    """A question as its Answer keeps it (cleaned by `Assistant.ask`): the chat shows the question as typed."""
+    from qa.assistant import clean_question
+
+    try:
+        return clean_question(question, max(len(question), 1))
+    except QAError:
+        return question
 
 
 def describe_collection(assistant: LazyAssistant) -> str:
@@ -180,7 +224,7 @@ def prepare_assistant(assistant: LazyAssistant) -> None:
     """Load the collection and warm the assistant's caches: run in the background at server start."""
     try:
         prepared = assistant.get().warm_up()
-        logger.info("warmed up: %d sentences prepared", prepared)
+        logger.info("warmed up: %d articles prepared", prepared)
     except QAError as error:  # the page shows it when it loads, and the first question tries again
         logger.warning("loading the collection failed: %s", error)
     except Exception:  # a failed warm-up only costs speed
@@ -211,18 +255,21 @@ def build_demo(
     examples = default_examples(None, settings) if examples is None else tuple(examples)
     assistant = LazyAssistant(assistant_factory_or_assistant)
 
-    def respond(message: str, history: list[dict[str, Any]] | None, top_k: float, since: str, until: str
-                ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    def respond(message: str, history: list[dict[str, Any]] | None, top_k: float, since: str, until: str,
+                turns: list[dict[str, Any]] | None = None) -> Iterator[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]]:
         history = list(history or [])
-        previous = user_questions(history)
+        turns = list(turns or [])
+        previous = conversation_history(user_questions(history), turns)
         # Every question gets its own bubble, a blank one too, so its error reply is not merged into the previous answer.
         history.append({"role": "user", "content": render_question(message or "")})
         history.append({"role": "assistant", "content": render_status(SEARCHING)})
-        yield "", history
-        reply = answer_message(assistant, message or "", history=previous, top_k=int(top_k),
-                               since_text=since, until_text=until)
+        yield "", history, turns
+        reply, answer = answer_turn(assistant, message or "", history=previous, top_k=int(top_k),
+                                    since_text=since, until_text=until)
         history[-1] = {"role": "assistant", "content": reply}
-        yield "", history
+        if answer is not None:
+            turns.append(turn_metadata(answer))
+        yield "", history, turns
 
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO)
@@ -258,7 +305,8 @@ def build_demo(
             with gr.Row():
                 since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="qa-since")
                 until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="qa-until")
-        question.submit(respond, [question, chatbot, top_k, since, until], [question, chatbot], api_name="ask",
+        turns = gr.State([])
+        question.submit(respond, [question, chatbot, top_k, since, until, turns], [question, chatbot, turns], api_name="ask",
                         show_progress="minimal")
         demo.load(functools.partial(describe_collection, assistant), None, collection, api_visibility="private",
                   show_progress="hidden")

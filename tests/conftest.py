@@ -85,3 +85,95 @@ def collection(tmp_path: Path) -> Path:
     for name, text in ARTICLES.items():
         (folder / name).write_text(text, encoding="utf-8")
     return folder
+
+
+class FakeReader:
+    """A deterministic stand-in for the span reader: no model, instant.
+
+    A sentence's share grows with the question words it repeats; its span is the first run of
+    capitalised words or the first number that the question does not already name. With no
+    question word in any sentence, most of the mass goes to "no answer".
+    """
+
+    folder = None  # where a SpanReader keeps its weights; the fake has none
+
+    def __init__(self, *args, **kwargs) -> None:  # accepts SpanReader's arguments, so it can stand in for the class
+        self.read_questions: list[str] = []
+
+    def read(self, question, sentences):
+        import math
+
+        from qa.reader.model import Reading, SentenceReading
+
+        self.read_questions.append(question)
+        asked = set(content_terms(question))
+        overlaps = [len(asked & set(content_terms(s))) for s in sentences]
+        if not sentences:
+            return Reading((), 1.0)
+        no_answer = 0.9 if max(overlaps) == 0 else 0.05
+        weights = [math.exp(o) for o in overlaps]
+        total = sum(weights)
+        readings = []
+        for sentence, weight in zip(sentences, weights):
+            share = (1 - no_answer) * weight / total
+            readings.append(SentenceReading(_fake_span(sentence, asked), share, share))
+        return Reading(tuple(readings), no_answer)
+
+
+def _fake_span(sentence: str, asked: set[str]):
+    from qa.types import Span
+
+    for match in re.finditer(r"(?:[A-Z][\w.'-]*)(?:\s+[A-Z][\w.'-]*)*|\$?\d[\d,.]*(?:\s(?:percent|million|jobs|tickets))?", sentence):
+        if match.start() == 0 and " " not in match.group():
+            continue
+        if set(content_terms(match.group())) - asked:
+            return Span(match.start(), match.end())
+    return None
+
+
+@pytest.fixture
+def fake_reader() -> FakeReader:
+    return FakeReader()
+
+
+FAKE_THRESHOLD = 0.2
+
+
+def fake_calibration(threshold: float = FAKE_THRESHOLD):
+    """Unfitted models (see `neutral_calibration`), so tests do not depend on fitted numbers.
+
+    With them the confidence is p / (1 + p) for the best sentence's answer probability p, so always
+    below 0.5: FakeReader answers land between about 0.25 and 0.5, its no-answer readings below 0.1,
+    hence the default threshold of 0.2.
+    """
+    from qa.reader.calibration import neutral_calibration
+
+    return neutral_calibration(threshold=threshold)
+
+
+def use_fake_models(patch: pytest.MonkeyPatch) -> None:
+    """Assistants made by `Assistant.load`/`build` (and so by the CLI and the chat) get the fake encoder,
+    a FakeReader and `fake_calibration()`: no model is loaded, answers do not depend on trained weights."""
+    import qa.assistant
+    import qa.index
+
+    patch.setattr(qa.index, "load_encoder", lambda name, **_: FakeEncoder(name=name))
+    patch.setattr(qa.assistant, "load_encoder", lambda name, **_: FakeEncoder(name=name))
+    patch.setattr(qa.assistant, "SpanReader", FakeReader)
+    patch.setattr(qa.assistant, "read_header", lambda folder: {"sha256": ""})
+    patch.setattr(qa.assistant, "load_calibration", lambda *args, **kwargs: fake_calibration())
+
+
+@pytest.fixture
+def fake_models(monkeypatch) -> None:
+    use_fake_models(monkeypatch)
+
+
+def fake_assistant(index_dir: Path, settings: Settings, *, encoder: FakeEncoder | None = None, reader: FakeReader | None = None):
+    """An Assistant over an existing index with the fake encoder, a FakeReader and `fake_calibration()`."""
+    from qa.assistant import Assistant
+    from qa.index import load_index
+
+    encoder = encoder or FakeEncoder()
+    index = load_index(index_dir, settings=settings.with_(model_name=encoder.name))
+    return Assistant(index, settings=settings, encoder=encoder, reader=reader or FakeReader(), calibration=fake_calibration())

@@ -142,7 +142,7 @@ def test_conversation_answers_follow_up_not_found_and_screenshot(browser, demo_u
 
         first = ask(page, "Who is the Belarusian First Deputy Defense Minister who made an official visit to Kazakhstan?")
         assert first.locator(".qa-found").count() == 1
-        assert "Pavel Muraveiko" in marks(first)
+        assert "Muraveiko" in " ".join(marks(first))
         assert first.locator(".qa-answer-text .qa-cite").first.inner_text() == "[1]"
         sources = first.locator("details.qa-sources")
         assert sources.locator("summary").inner_text().strip() == "Sources"
@@ -150,10 +150,10 @@ def test_conversation_answers_follow_up_not_found_and_screenshot(browser, demo_u
         sources.locator("summary").click()
         assert sources.locator(".qa-quote").first.is_visible()
         assert sources.locator(".qa-source-head").first.inner_text().startswith("[1] ")
-        assert "Pavel Muraveiko" in marks(first, ".qa-quote")
+        assert "Muraveiko" in " ".join(marks(first, ".qa-quote"))
 
         ambassador = ask(page, "Who is Kazakhstan's new ambassador in Belarus?")
-        assert "Yerlan Baizhanov" in " ".join(marks(ambassador))
+        assert "Baizhanov" in " ".join(marks(ambassador))
 
         follow_up = ask(page, "In which countries was he previously the top diplomat?")
         assert follow_up.locator(".qa-found").count() == 1

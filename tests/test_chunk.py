@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from conftest import FakeEncoder
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+import itertools
 
-from qa.chunk import embedding_title, chunk_article, embedding_text
+from conftest import FakeEncoder
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from qa.chunk import chunk_article, embedding_text, embedding_title
 from qa.text import split_sentences, word_spans
 from qa.types import Article, Span
 
@@ -64,7 +68,7 @@ def test_consecutive_chunks_overlap_by_one_sentence():
         "Sentence number 4",
         "Sentence number 6",
     ]
-    for previous, following in zip(chunks, chunks[1:]):
+    for previous, following in itertools.pairwise(chunks):
         assert sentence_texts(previous.text)[-1] == sentence_texts(following.text)[0]
         assert following.start < previous.end
 

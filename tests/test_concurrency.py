@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import ARTICLES, REPO, FakeEncoder
+from conftest import ARTICLES, REPO, FakeEncoder, FakeReader, fake_assistant
 
-from qa.assistant import Assistant
+from qa.assistant import Assistant, index_sources
 from qa.config import Settings
 from qa.errors import QuestionError
 
@@ -81,17 +81,18 @@ def fake_index(tmp_path_factory) -> tuple[Path, Settings]:
     for name, text in ARTICLES.items():
         (root / "articles" / name).write_text(text, encoding="utf-8")
     settings = Settings(model_name="fake-encoder", show_progress=False, chunk_tokens=64)
-    Assistant.build([root / "articles"], root / "index", settings=settings, encoder=FakeEncoder())
+    index_sources([root / "articles"], root / "index", settings=settings, encoder=FakeEncoder())
     return root / "index", settings
 
 
 def test_eight_threads_give_the_serial_answers(fake_index):
     index_dir, settings = fake_index
-    serial = [answer_or_error(Assistant.load(index_dir, settings=settings, encoder=FakeEncoder()), *item) for item in QUESTIONS]
+    serial = [answer_or_error(fake_assistant(index_dir, settings), *item) for item in QUESTIONS]
     assert sum(isinstance(a, str) for a in serial) == 1  # only the blank question is rejected
-    # A fresh assistant (spaCy not loaded yet, dimension not checked) hit by all threads at once,
+    assert sum(a.found for a in serial if not isinstance(a, str)) >= 8
+    # A fresh assistant (no article terms cached, dimension not checked) hit by all threads at once,
     # every question asked several times in a shuffled order.
-    shared = Assistant.load(index_dir, settings=settings, encoder=FakeEncoder())
+    shared = fake_assistant(index_dir, settings, reader=FakeReader())
     order = list(range(len(QUESTIONS))) * 2
     random.Random(8).shuffle(order)
     concurrent = ask_concurrently(shared, [QUESTIONS[i] for i in order])
@@ -120,7 +121,7 @@ def test_chat_server_holds_concurrent_sessions_without_errors(fake_index):
     """bench/load_test.py's driver against the chat over the fake-encoder index: 50 sessions at once."""
     index_dir, settings = fake_index
     bench = load_bench()
-    assistant = Assistant.load(index_dir, settings=settings, encoder=FakeEncoder())
+    assistant = fake_assistant(index_dir, settings)
     with chat_server(assistant, settings) as url:
         result = bench.run_load(url, sessions=50, questions_per_session=3, timeout=300)
     summary = result.summary()
@@ -164,7 +165,7 @@ def test_real_model_eight_threads_give_the_serial_answers(demo_index):
     index_dir, settings = demo_index
     serial = [answer_or_error(Assistant.load(index_dir, settings=settings), *item) for item in DEMO_QUESTIONS]
     assert serial[0].found and serial[1].found
-    shared = Assistant.load(index_dir, settings=settings)  # cold: model, tokenizer and spaCy load under concurrency
+    shared = Assistant.load(index_dir, settings=settings)  # cold: encoder and reader load under concurrency
     order = list(range(len(DEMO_QUESTIONS))) * 2
     random.Random(9).shuffle(order)
     concurrent = ask_concurrently(shared, [DEMO_QUESTIONS[i] for i in order])
@@ -197,7 +198,7 @@ def test_real_encoder_tokenizer_is_safe_under_concurrent_calls():
                     vectors = encoder.encode(texts(number, step))
                     assert vectors.shape == (2, encoder.dimension)
                     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
-            except Exception as error:  # collected, so one failure does not hide the others
+            except Exception as error:  # noqa: BLE001 (collected, so one failure does not hide the others)
                 errors.append(f"{type(error).__name__}: {error}")
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]

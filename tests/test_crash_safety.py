@@ -17,14 +17,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, FakeEncoder
+from conftest import REPO, FakeEncoder, FakeReader, fake_calibration, use_fake_models
 
 import qa.assistant
-import qa.index
 from qa.assistant import Assistant
 from qa.cli import main
 from qa.config import Settings
-from qa.entities import EntityTagger
 from qa.errors import IndexCorruptError, IndexNotFoundError
 from qa.index import MANIFEST_FILE, corpus_hash, load_index
 from qa.ingest import read_sources
@@ -119,16 +117,12 @@ def kill_at_stage(process: subprocess.Popen, stage: str) -> bool:
     return False
 
 
-@pytest.fixture(scope="module")
-def tagger() -> EntityTagger:
-    return EntityTagger(model_names=())  # rule-based: the checks here are about loading, not answer quality
-
-
-def check_index_answers(index_dir: Path, tagger: EntityTagger, allowed_hashes: set[str]) -> str:
+def check_index_answers(index_dir: Path, allowed_hashes: set[str]) -> str:
     """The live index loads, verifies, answers, and holds one of the allowed collections; returns its hash."""
     index = load_index(index_dir, settings=SETTINGS)
     assert index.manifest["corpus_hash"] in allowed_hashes
-    assistant = Assistant(index, settings=SETTINGS, encoder=FakeEncoder(), tagger=tagger)
+    # The fake reader: the checks here are about loading, not answer quality.
+    assistant = Assistant(index, settings=SETTINGS, encoder=FakeEncoder(), reader=FakeReader(), calibration=fake_calibration())
     answer = assistant.ask("Which plan did the harbour board approve on day 3?")
     assert answer.citations
     for citation in answer.citations:
@@ -145,13 +139,13 @@ STAGES = [
 ]
 
 
-def test_sigkill_during_index_never_loses_the_previous_index(tmp_path, tagger):
+def test_sigkill_during_index_never_loses_the_previous_index(tmp_path):
     old_sources, new_sources, index_dir = tmp_path / "old", tmp_path / "new", tmp_path / "index"
     write_collection(old_sources, 120, edition=1)  # a full build takes a few seconds
     write_collection(new_sources, 130, edition=2, edited=10)  # 10 edited and 10 new articles
     old_hash, new_hash = (corpus_hash(read_sources([folder]).articles) for folder in (old_sources, new_sources))
     full_run = run_index(old_sources, index_dir)
-    assert check_index_answers(index_dir, tagger, {old_hash}) == old_hash
+    assert check_index_answers(index_dir, {old_hash}) == old_hash
 
     # Kill an incremental update (towards whichever collection is not live) at each step of writing the index.
     switched = {}
@@ -161,7 +155,7 @@ def test_sigkill_during_index_never_loses_the_previous_index(tmp_path, tagger):
         process = start_index(target, index_dir, pause=0.1, rebuild=False)
         assert kill_at_stage(process, stage), f"the build never reached stage {stage!r}"
         assert process.returncode == -signal.SIGKILL
-        switched[stage] = check_index_answers(index_dir, tagger, {old_hash, new_hash}) != before
+        switched[stage] = check_index_answers(index_dir, {old_hash, new_hash}) != before
     # Until CURRENT is replaced the previous collection stays live; from then on the new one is.
     assert switched == {stage: stage in ("after replace current", "before rmtree generation") for stage in STAGES}
 
@@ -172,16 +166,16 @@ def test_sigkill_during_index_never_loses_the_previous_index(tmp_path, tagger):
         time.sleep(moments.uniform(0.05, 1.0) * full_run)
         process.kill()
         process.communicate(timeout=30)
-        check_index_answers(index_dir, tagger, {old_hash, new_hash})
+        check_index_answers(index_dir, {old_hash, new_hash})
 
     # A rerun completes and cleans up whatever the killed runs left behind.
     run_index(new_sources, index_dir)
-    assert check_index_answers(index_dir, tagger, {new_hash}) == new_hash
+    assert check_index_answers(index_dir, {new_hash}) == new_hash
     entries = sorted(p.name for p in index_dir.iterdir())
     assert entries[0] == "CURRENT" and len(entries) == 2 and entries[1].startswith("gen-"), entries
 
 
-def test_sigkill_during_the_first_build_leaves_no_index_and_a_rerun_works(tmp_path, tagger):
+def test_sigkill_during_the_first_build_leaves_no_index_and_a_rerun_works(tmp_path):
     sources, index_dir = tmp_path / "sources", tmp_path / "index"
     write_collection(sources, 30, edition=1)
     for stage in ("embedding", "after replace generation"):
@@ -190,7 +184,7 @@ def test_sigkill_during_the_first_build_leaves_no_index_and_a_rerun_works(tmp_pa
         with pytest.raises(IndexNotFoundError, match="qa index"):
             load_index(index_dir, settings=SETTINGS)
     run_index(sources, index_dir)
-    check_index_answers(index_dir, tagger, {load_index(index_dir, settings=SETTINGS).manifest["corpus_hash"]})
+    check_index_answers(index_dir, {load_index(index_dir, settings=SETTINGS).manifest["corpus_hash"]})
     assert not [p.name for p in index_dir.iterdir() if p.name.startswith(".tmp-")]
 
 
@@ -234,10 +228,8 @@ def index_files(root: Path) -> list[str]:
 DAMAGES = ("truncated to half", "emptied", "byte flipped", "invalid UTF-8", "garbage appended", "deleted")
 
 
-def test_every_damaged_index_file_is_detected_and_a_rebuild_repairs_it(pristine_index, tmp_path, tagger, monkeypatch, capsys):
-    monkeypatch.setattr(qa.assistant, "load_encoder", lambda name, **_: FakeEncoder(name=name))
-    monkeypatch.setattr(qa.index, "load_encoder", lambda name, **_: FakeEncoder(name=name))
-    monkeypatch.setattr(qa.assistant, "EntityTagger", lambda: tagger)
+def test_every_damaged_index_file_is_detected_and_a_rebuild_repairs_it(pristine_index, tmp_path, monkeypatch, capsys):
+    use_fake_models(monkeypatch)
     names = index_files(pristine_index)
     assert len(names) >= 7  # CURRENT, manifest, articles, chunks, vectors (.npy + .json), lexical files
     checked = 0
@@ -256,7 +248,7 @@ def test_every_damaged_index_file_is_detected_and_a_rebuild_repairs_it(pristine_
             assert "--rebuild" in str(raised.value), (name, how, str(raised.value))
             for command in (["stats"], ["ask", "Which plan did the harbour board approve?"]):
                 assert main([*command, "--index", str(case), "--model", "fake-encoder"]) == 2, (name, how, command)
-                out, err = capsys.readouterr()
+                err = capsys.readouterr().err
                 assert err.startswith("error: ") and err.count("\n") == 1 and "--rebuild" in err, (name, how, err)
             checked += 1
     assert checked == len(names) * len(DAMAGES) - 2
@@ -267,7 +259,7 @@ def test_every_damaged_index_file_is_detected_and_a_rebuild_repairs_it(pristine_
     damage(case / (case / "CURRENT").read_text().strip() / "vectors.npy", "truncated to half")
     assert main(["index", str(pristine_index / "sources"), "--index", str(case), "--quiet", "--model", "fake-encoder"]) == 0
     assert "note: previous index not reused (index file" in capsys.readouterr().err
-    check_index_answers(case, tagger, {load_index(pristine_index / "index", settings=SETTINGS).manifest["corpus_hash"]})
+    check_index_answers(case, {load_index(pristine_index / "index", settings=SETTINGS).manifest["corpus_hash"]})
 
 
 def test_a_current_pointer_leading_outside_the_index_is_refused(pristine_index, tmp_path):

@@ -6,8 +6,14 @@ import datetime as dt
 import itertools
 import random
 
-from qa.ingest.dedupe import (MIN_CONTAINMENT, MIN_CONTAINMENT_RETITLED, MIN_FUZZY_WORDS, containment, make_shingles,
-                              merge_duplicates)
+from qa.ingest.dedupe import (
+    MIN_CONTAINMENT,
+    MIN_CONTAINMENT_RETITLED,
+    MIN_FUZZY_WORDS,
+    containment,
+    make_shingles,
+    merge_duplicates,
+)
 from qa.ingest.identity import make_article, normalize_text
 from qa.types import Article
 

@@ -180,7 +180,7 @@ def test_loaded_vectors_are_memory_mapped_not_copied(tmp_path):
 
 
 def test_auto_switches_to_ivf_sq8_at_the_threshold(monkeypatch):
-    import embeddings.faiss_index as faiss_index
+    from embeddings import faiss_index
 
     monkeypatch.setattr(faiss_index, "APPROXIMATE_FROM", 1000)
     assert VectorIndex(clustered(999, 16, seed=23)).kind == "flat"
@@ -188,16 +188,16 @@ def test_auto_switches_to_ivf_sq8_at_the_threshold(monkeypatch):
 
 
 def test_ivf_sq8_broad_filter_is_applied_inside_the_approximate_search(monkeypatch):
-    import embeddings.faiss_index as faiss_index
+    from embeddings import faiss_index
 
     monkeypatch.setattr(faiss_index, "EXACT_FILTER_MAX", 100)
     vectors = clustered(4000, 16, seed=24)
     index = VectorIndex(vectors, kind="ivf-sq8")
     allowed = np.arange(0, 4000, 3)
     query = vectors[7]
-    scores, ids = index.search(query, 10, allowed=allowed)
+    _, ids = index.search(query, 10, allowed=allowed)
     assert len(ids) == 10 and set(ids.tolist()) <= set(allowed.tolist())
-    expected_scores, positions = exact_top(vectors[allowed], query, 10)
+    _, positions = exact_top(vectors[allowed], query, 10)
     assert len(set(ids.tolist()) & set(allowed[positions].tolist())) >= 9
     _, few = index.search(query, 10, allowed=np.array([5, 6, 3999]))  # few rows: exact scan over them
     assert sorted(few.tolist()) == [5, 6, 3999]

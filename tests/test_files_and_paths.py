@@ -10,7 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
-from conftest import ARTICLES, REPO, FakeEncoder
+from conftest import ARTICLES, REPO, FakeEncoder, use_fake_models
 
 import qa.assistant
 import qa.index
@@ -18,7 +18,6 @@ import qa.web
 from qa.assistant import index_sources
 from qa.cli import _parser, main
 from qa.config import Settings
-from qa.entities import EntityTagger
 from qa.errors import ConfigError, IndexNotFoundError
 from qa.index import load_index
 
@@ -27,9 +26,7 @@ SETTINGS = Settings(model_name="fake-encoder", show_progress=False, chunk_tokens
 
 @pytest.fixture
 def fake_model(monkeypatch) -> None:
-    monkeypatch.setattr(qa.index, "load_encoder", lambda name, **_: FakeEncoder(name=name))
-    monkeypatch.setattr(qa.assistant, "load_encoder", lambda name, **_: FakeEncoder(name=name))
-    monkeypatch.setattr(qa.assistant, "EntityTagger", lambda: EntityTagger(model_names=()))
+    use_fake_models(monkeypatch)
 
 
 def write_articles(folder: Path) -> Path:
@@ -56,8 +53,7 @@ def served(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.delenv("GRADIO_ALLOWED_PATHS", raising=False)
     patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    patch.setattr(qa.assistant, "load_encoder", lambda name, **_: FakeEncoder(name=name))
-    patch.setattr(qa.assistant, "EntityTagger", lambda: EntityTagger(model_names=()))
+    use_fake_models(patch)
     launched: dict = {}
     original = gr.Blocks.launch
 

@@ -6,13 +6,11 @@ import json
 from html.parser import HTMLParser
 
 import pytest
-from conftest import FakeEncoder
+from conftest import fake_assistant, use_fake_models
 
-import qa.assistant
-from qa.assistant import Assistant
+from qa.assistant import Assistant, index_sources
 from qa.cli import format_answer, main
 from qa.config import Settings
-from qa.entities import EntityTagger
 from qa.render import render_reply
 from qa.web import LazyAssistant, answer_message
 
@@ -86,16 +84,17 @@ def assert_inert(html: str) -> Markup:
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
+def hostile(tmp_path_factory) -> Assistant:
     root = tmp_path_factory.mktemp("hostile")
     sources = root / "articles"
     sources.mkdir()
     (sources / "hostile.txt").write_text(HOSTILE_ARTICLE, encoding="utf-8")
     (sources / f"<img src=x onerror=alert(5)>{ESC}[31m.txt").write_text(CALM_ARTICLE, encoding="utf-8")
     (sources / "records.jsonl").write_text(json.dumps(HOSTILE_RECORD) + "\n", encoding="utf-8")
-    assistant = Assistant.build([sources], root / "index", settings=SETTINGS, encoder=FakeEncoder())
-    assistant.tagger = EntityTagger()
-    return assistant
+    from conftest import FakeEncoder
+
+    index_sources([sources], root / "index", settings=SETTINGS, encoder=FakeEncoder())
+    return fake_assistant(root / "index", SETTINGS)
 
 
 def test_hostile_text_is_indexed_verbatim(hostile):
@@ -164,8 +163,7 @@ def test_hostile_url_and_file_name_are_not_markup(hostile):
 
 @pytest.fixture
 def cli_index(hostile, monkeypatch) -> str:
-    monkeypatch.setattr(qa.assistant, "load_encoder", lambda name, **_: FakeEncoder(name=name))
-    monkeypatch.setattr(qa.assistant, "EntityTagger", lambda: hostile.tagger)
+    use_fake_models(monkeypatch)
     return str(hostile.index.path.parent)
 
 
@@ -192,7 +190,9 @@ def test_cli_marks_the_answer_with_its_own_escapes_only(hostile):
     assert "\x1b[1;33m" in colored and "\x1b[0m" in colored
     plain = format_answer(answer, color=False)
     assert ESC not in plain
-    assert "<script>alert(1)</script>" in plain  # shown literally: a terminal does not run markup
+    assert answer.span and f"**{answer.span}**" in plain  # the plain answer mark
+    # Shown literally: a terminal does not run markup.
+    assert "<script>alert(1)</script>" in plain.replace(f"**{answer.span}**", answer.span)
 
 
 def test_cli_json_output_escapes_control_characters(cli_index, capsys, hostile):

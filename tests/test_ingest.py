@@ -184,7 +184,7 @@ def test_a_single_article_txt_is_not_a_page() -> None:
 
 
 def test_repeated_separators_do_not_make_a_page(tmp_path: Path) -> None:
-    text = "Bridge Repairs Approved\n\n" + "\n\n* * *\n\n".join([LONG_BODY, "Second part.", "Third part.", "End."])
+    text = "Bridge Repairs Approved\n\n" + "\n\n* * *\n\n".join([LONG_BODY, "Second part.", "Third part.", "End."])  # noqa: FLY002
     assert not is_search_page(text)
     (article,) = read_sources([write(tmp_path, "a.txt", text)]).articles
     assert article.body.endswith("* * *\n\nEnd.")

@@ -11,11 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ARTICLES, REPO, FakeEncoder
+from conftest import ARTICLES, REPO, fake_assistant, use_fake_models
 
-import qa.assistant
-import qa.index
-from qa.assistant import Assistant, index_sources
+from qa.assistant import index_sources
 from qa.cli import main
 from qa.config import Settings
 from qa.errors import EmptyCollectionError
@@ -29,9 +27,8 @@ GOOD_BODY = (
 
 @pytest.fixture
 def fake_model(monkeypatch) -> None:
-    """Every encoder the library loads by name is a FakeEncoder: no model in these tests."""
-    monkeypatch.setattr(qa.index, "load_encoder", lambda name, **_: FakeEncoder(name=name))
-    monkeypatch.setattr(qa.assistant, "load_encoder", lambda name, **_: FakeEncoder(name=name))
+    """Every encoder the library loads by name is a FakeEncoder, every reader a FakeReader: no model in these tests."""
+    use_fake_models(monkeypatch)
 
 
 def write(folder: Path, name: str, content: str | bytes) -> Path:
@@ -50,7 +47,7 @@ def bad_collection(folder: Path) -> dict[str, str]:
         write(folder, name, text)
     write(folder, "cp1252.txt", "Caf\u00e9 Prices Rise in Dornbach\n\nThe caf\u00e9 \u201cZum Markt\u201d raised its "
                                 "prices by 5 \u20ac on Monday, the owner said.".encode("cp1252"))
-    write(folder, "mixed.txt", "Museum Reopens in Zürich\n\n".encode("utf-8")
+    write(folder, "mixed.txt", "Museum Reopens in Zürich\n\n".encode()
           + "The museum in Zürich reopened; the na\u00efve painting returned.".encode("utf-8").replace(
               "na\u00efve".encode("utf-8"), "na\u00efve".encode("cp1252")))
     write(folder, "empty.txt", b"")
@@ -123,7 +120,7 @@ def test_build_indexes_the_good_articles_and_reports_every_bad_file(tmp_path, se
         assert fragment in reasons[key], (key, reasons[key])
     assert report.articles == len(GOOD_TITLES)
     assert report.files_read == 16
-    assistant = Assistant.load(tmp_path / "index", settings=settings, encoder=fake_encoder)
+    assistant = fake_assistant(tmp_path / "index", settings, encoder=fake_encoder)
     titles = {article.title for article in assistant.index.articles.values()}
     assert titles == GOOD_TITLES
     bodies = {article.title: article.body for article in assistant.index.articles.values()}
@@ -271,7 +268,7 @@ def test_a_50_mb_article_is_cut_to_the_size_limit_in_bounded_time_and_memory(tmp
     run = subprocess.run(
         [sys.executable, "-c", BIG_DRIVER.format(tests=str(REPO / "tests")), "index", str(folder), "--index", str(index_dir),
          "--quiet", "--model", "fake-encoder"],
-        capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path, check=False,
     )
     elapsed = time.perf_counter() - started
     assert run.returncode == 0, run.stderr[-2000:]
@@ -298,8 +295,7 @@ def test_a_50_mb_article_is_cut_to_the_size_limit_in_bounded_time_and_memory(tmp
 
 
 def test_an_over_long_article_is_kept_cut_and_reported_as_shortened_not_skipped(tmp_path, monkeypatch):
-    import qa.ingest.collect as collect
-    from qa.ingest import read_sources
+    from qa.ingest import collect, read_sources
 
     monkeypatch.setattr(collect, "MAX_BODY_CHARS", 120)
     folder = tmp_path / "articles"

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from qa.text import content_terms, normalize, split_sentences, stem, terms_match, word_spans, words
+from qa.text import (
+    content_terms,
+    normalize,
+    split_sentences,
+    stem,
+    terms_match,
+    word_spans,
+    words,
+)
 
 
 def sentences(text: str) -> list[str]:
@@ -54,7 +64,7 @@ def test_empty_and_blank_text_have_no_sentences():
 def test_spans_are_ordered_trimmed_and_single_line():
     text = "One. Two three.\n  Four five six!  \nSeven"
     spans = split_sentences(text)
-    assert all(a.end <= b.start for a, b in zip(spans, spans[1:]))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
     for span in spans:
         piece = text[span.start : span.end]
         assert piece and piece == piece.strip() and "\n" not in piece

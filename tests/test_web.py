@@ -94,3 +94,77 @@ def test_a_blank_question_gets_its_own_bubble_and_is_not_history():
     assert render_question("   ") == EMPTY_QUESTION
     assert read_question(render_question("  ")) == ""
     assert user_questions([{"role": "user", "content": EMPTY_QUESTION}, {"role": "user", "content": "Who &amp; why?"}]) == ["Who & why?"]
+
+
+# --- what earlier turns found: kept in the session's state, read back as history -----------------------
+
+
+def _found(question: str, span: str, article_id: str) -> dict:
+    from qa.conversation import turn_metadata
+    from qa.types import Citation
+
+    citation = Citation(article_id=article_id, title="T", published=None, sources=(), url=None, quote=f"{span} did it.", start=0,
+                        end=len(span) + 8, answer_start=0, answer_end=len(span), score=0.5)
+    return turn_metadata(Answer(question=question, text=citation.quote, found=True, confidence=0.5, citations=(citation,), span=span))
+
+
+def test_conversation_history_follows_each_question_with_what_its_turn_found():
+    from qa.conversation import Turn, parse_history
+    from qa.web import conversation_history
+
+    mayor = _found("Who is the mayor of Port Selin?", "Tomas Varga", "harbour")
+    history = conversation_history(["Who is the mayor of Port Selin?", "How old is he?"], [mayor])
+    assert history == ["Who is the mayor of Port Selin?", {"role": "assistant", "content": "", "metadata": mayor}, "How old is he?"]
+    assert parse_history(history) == (Turn("Who is the mayor of Port Selin?", "Tomas Varga", ("harbour",), True),
+                                      Turn("How old is he?"))
+
+
+def test_conversation_history_matches_questions_as_typed_with_their_cleaned_answers():
+    from qa.web import conversation_history
+
+    # Answer.question is the cleaned question; the chat shows (and reads back) what was typed.
+    mayor = _found("Who is the mayor of Port Selin?", "Tomas Varga", "harbour")
+    typed = "  Who is the\u200b mayor  of Port\tSelin?\x00"
+    assert conversation_history([typed], [mayor]) == [typed, {"role": "assistant", "content": "", "metadata": mayor}]
+
+
+def test_conversation_history_ignores_turns_of_cleared_chats_and_odd_state():
+    from qa.web import conversation_history
+
+    mayor = _found("Who is the mayor of Port Selin?", "Tomas Varga", "harbour")
+    assert conversation_history(["How old is he?"], [mayor]) == ["How old is he?"]  # the chat was cleared since
+    odd = [None, "text", {}, {"qa_turn": "x"}, {"qa_turn": {"question": 3}}]
+    assert conversation_history(["Who?"], odd) == ["Who?"]
+    assert conversation_history([], []) == []
+
+
+def test_the_chat_keeps_what_each_answer_found_and_the_next_question_builds_on_it(collection, settings, fake_encoder):
+    from conftest import FakeReader, fake_assistant
+
+    from qa.assistant import index_sources
+    from qa.conversation import turn_metadata
+    from qa.web import build_demo
+
+    index_sources([collection], settings.index_dir, settings=settings, encoder=fake_encoder)
+    reader = FakeReader()
+    assistant = fake_assistant(settings.index_dir, settings, reader=reader)
+    demo = build_demo(assistant, settings=settings, examples=())
+    (respond,) = [f.fn for f in demo.fns.values() if f.api_name == "ask"]
+
+    steps = list(respond("Who directed the opening film of the festival?", [], 3, "", "", []))
+    assert len(steps) == 2  # a "searching" bubble, then the answer
+    _, chat, turns = steps[-1]
+    assert [m["role"] for m in chat] == ["user", "assistant"]
+    assert "Lena Moritz" in chat[-1]["content"]
+    expected = assistant.ask("Who directed the opening film of the festival?", top_k=3)
+    assert turns == [turn_metadata(expected)]
+    assert turns[0]["qa_turn"]["answer"] == "Lena Moritz" and turns[0]["qa_turn"]["found"] is True
+
+    _, chat, turns = list(respond("What else did she do?", chat, 3, "", "", turns))[-1]
+    assert reader.read_questions[-1] == "What else did Lena Moritz do?"  # the pronoun read as the previous answer
+    assert len(chat) == 4 and len(turns) == 2
+
+    # A question that fails adds its bubbles but no turn.
+    _, chat, failed = list(respond("   ", chat, 3, "", "", turns))[-1]
+    assert len(chat) == 6 and 'class="qa-error"' in chat[-1]["content"]
+    assert failed == turns

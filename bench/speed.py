@@ -1,0 +1,97 @@
+"""Answering latency for new questions: BBC News (2,225 articles) and the demo corpus, per reader configuration.
+
+Every question is new to the process (no vector or answer cache can help), as a user's would be.
+BBC questions are made from article titles ("What happened with <title>?"), since only timing is
+measured here. Configurations are interleaved question by question in a new random order each
+time, so load from other processes hits all of them alike.
+
+Usage: python -m bench.speed --mode full|smoke --out DIR --work DIR
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from pathlib import Path
+
+from bench.common import (
+    SMOKE,
+    HashEncoder,
+    latency_summary,
+    say,
+    section_arguments,
+    write_result,
+)
+
+QUESTIONS = 120
+CONFIGURATIONS = {
+    "torch reader, 6 sentences, 1 thread": {"reader_backend": "torch", "reader_sentences": 6, "reader_threads": 1},
+    "torch reader, 6 sentences, 2 threads": {"reader_backend": "torch", "reader_sentences": 6, "reader_threads": 2},
+    "torch reader, 4 sentences, 1 thread": {"reader_backend": "torch", "reader_sentences": 4, "reader_threads": 1},
+    "onnx-int8 reader, 6 sentences, 1 thread": {"reader_backend": "onnx-int8", "reader_sentences": 6, "reader_threads": 1},
+    "onnx-int8 reader, 4 sentences, 1 thread": {"reader_backend": "onnx-int8", "reader_sentences": 4, "reader_threads": 1},
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = section_arguments(__doc__.splitlines()[0], argv)
+    from qa.assistant import Assistant
+    from qa.config import Settings
+    from qa.index import build_index, load_index
+    from qa.ingest import demo_corpus_dir, read_sources
+
+    smoke = args.mode == SMOKE
+    work = args.work / "speed"
+    work.mkdir(parents=True, exist_ok=True)
+    collections: dict[str, Path] = {"demo": demo_corpus_dir()}
+    if not smoke:
+        from bench.bbc import bbc_dir
+
+        if bbc_dir() is not None:
+            collections["bbc"] = bbc_dir()
+    if smoke:
+        encoder = HashEncoder()
+        base = Settings(model_name=encoder.name, show_progress=False, chunk_tokens=120)
+    else:
+        from embeddings.encoder import load_encoder
+
+        base = Settings.from_env(show_progress=False)
+        encoder = load_encoder(base.model_name)
+    configurations = dict(list(CONFIGURATIONS.items())[:1]) if smoke else CONFIGURATIONS
+    results: dict = {"mode": args.mode, "collections": {}}
+    for name, source in collections.items():
+        articles = read_sources([source], progress=False).articles
+        index_dir = work / f"{name}-index"
+        if not (index_dir / "CURRENT").is_file():
+            say(f"speed: indexing {name} ({len(articles)} articles)")
+            shutil.rmtree(index_dir, ignore_errors=True)
+            build_index(articles, index_dir, settings=base, encoder=encoder, rebuild=True)
+        index = load_index(index_dir, settings=base.with_(model_name=encoder.name), check_model=False)
+        rng = random.Random(0)
+        titles = [a.title for a in index.articles.values() if a.title.strip()]
+        rng.shuffle(titles)
+        questions = [f"What happened with {t.strip().rstrip('?.!')}?" for t in titles[: 6 if smoke else QUESTIONS]]
+        assistants = {label: Assistant(index, settings=base.with_(**changes), encoder=encoder) for label, changes in configurations.items()}
+        for assistant in assistants.values():
+            assistant.warm_up()
+        timings: dict[str, list[float]] = {label: [] for label in assistants}
+        for question in questions:
+            labels = list(assistants)
+            rng.shuffle(labels)
+            for label in labels:
+                cache = getattr(encoder, "cache", None)
+                if cache is not None:
+                    cache.clear()
+                started = time.perf_counter()
+                assistants[label].ask(question)
+                timings[label].append(time.perf_counter() - started)
+        results["collections"][name] = {"articles": len(index.articles), "chunks": len(index.chunks), "questions": len(questions),
+                                        "latency_ms": {label: latency_summary(values) for label, values in timings.items()}}
+        say(f"speed: {name}: " + "; ".join(f"{label} p50 {latency_summary(values)['p50_ms']:.1f} ms" for label, values in timings.items()))
+    write_result(args.out, "speed", results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

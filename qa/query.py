@@ -1,0 +1,110 @@
+"""Query: a question resolved against the conversation once, with its answer type, filters and top_k."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from qa.conversation import Turn, leans_on_context
+from qa.lexicon_en import (
+    PERSONAL_PRONOUNS,
+    POSSESSIVE_PRONOUNS,
+    SUBJECT_PRONOUNS,
+    answer_type,
+)
+from qa.text import content_terms
+
+CONTEXT_TURNS = 3  # earlier turns whose questions and answers a follow-up's retrieval reads
+SUBJECT_MAX_WORDS = 6  # a previous answer this short, and capitalised, stands in for "he"/"its"
+
+
+@dataclass(frozen=True)
+class Query:
+    """What every later stage reads.
+
+    `text` is the question as the reader reads it (a pronoun replaced by the previous answer
+    when that answer is a short name); `context` holds the words carried from earlier turns,
+    for retrieval only; `context_articles` are the articles earlier answers cited, most
+    recent first. `unresolved` names a pronoun that nothing in the conversation can refer to.
+    """
+
+    question: str
+    text: str
+    answer_type: str
+    top_k: int
+    since: dt.date | None = None
+    until: dt.date | None = None
+    context: str = ""
+    context_articles: tuple[str, ...] = ()
+    unresolved: str | None = None
+
+    @property
+    def follow_up(self) -> bool:
+        return bool(self.context)
+
+    @property
+    def retrieval_text(self) -> str:
+        return f"{self.text} {self.context}".strip()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Stemmed terms of the capitalised words of the question, leaving out its first word ("Who", "In")."""
+        found = []
+        for word in re.findall(r"[^\W\d_][\w'’-]*", self.text)[1:]:
+            if word[:1].isupper():
+                found.extend(content_terms(word))
+        return tuple(dict.fromkeys(found))
+
+    @property
+    def terms(self) -> list[str]:
+        """Content terms of the question, then of the carried context."""
+        return list(dict.fromkeys(content_terms(self.text) + content_terms(self.context)))
+
+
+def build_query(question: str, turns: Sequence[Turn], *, top_k: int, since: dt.date | None = None,
+                until: dt.date | None = None) -> Query:
+    """Resolve a (clean) question against earlier turns.
+
+    A question that does not lean on context (no pronoun pointing outside it, more than a few
+    words) is read on its own, so unrelated earlier turns never change its answer.
+    """
+    kind = answer_type(question)
+    if not leans_on_context(question):
+        return Query(question, question, kind, top_k, since, until)
+    if not turns:
+        pronoun = PERSONAL_PRONOUNS.search(question)
+        if pronoun is not None and not _names_someone(question):
+            return Query(question, question, kind, top_k, since, until, unresolved=pronoun.group())
+        return Query(question, question, kind, top_k, since, until)
+    recent = list(turns)[-CONTEXT_TURNS:]
+    context = " ".join(part for turn in reversed(recent) for part in (turn.answer if turn.found else None, turn.question) if part)
+    articles = tuple(dict.fromkeys(a for turn in reversed(recent) if turn.found for a in turn.article_ids[:1]))
+    subject = next((turn.answer for turn in reversed(recent) if turn.found and turn.answer), None)
+    text = _resolve_pronoun(question, subject) if subject and _is_name(subject) else question
+    return Query(question, text, kind, top_k, since, until, context=context, context_articles=articles)
+
+
+def _names_someone(question: str) -> bool:
+    """Whether a question has a capitalised word after its first one (a name a pronoun can point to)."""
+    return any(word[:1].isupper() for word in re.findall(r"[^\W\d_][\w'’-]*", question)[1:])
+
+
+def _is_name(text: str) -> bool:
+    """A short capitalised answer without digits ("Lena Moritz", not "June 14, 2024")."""
+    words = text.split()
+    return 0 < len(words) <= SUBJECT_MAX_WORDS and words[0][:1].isupper() and not any(ch.isdigit() for ch in text)
+
+
+def _resolve_pronoun(question: str, subject: str) -> str:
+    """Put the previous answer in place of the first pronoun ("How old is he?" -> "How old is Keith Kellogg?")."""
+    found = [m for m in (SUBJECT_PRONOUNS.search(question), POSSESSIVE_PRONOUNS.search(question)) if m is not None]
+    if not found:
+        return question
+    first = min(found, key=lambda m: m.start())
+    # "her" is possessive only before a word ("her film"), an object otherwise ("hire her?").
+    followed_by_word = re.match(r"\s+[^\W\d_]", question[first.end() :]) is not None
+    possessive = first.group().lower() in {"his", "its", "their"} or (first.group().lower() == "her" and followed_by_word)
+    replacement = f"{subject}’s" if possessive else subject
+    return question[: first.start()] + replacement + question[first.end() :]

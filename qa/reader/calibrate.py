@@ -1,0 +1,254 @@
+"""Fit the shortlist, sentence and confidence models and the `found` threshold on an open collection.
+
+    python -m qa.reader.calibrate --data ../shared/qa-train
+
+Passages of the *training* part of the public QA data become a collection of articles, indexed
+with the real encoder; its questions (Disfl-QA's unanswerable ones included, so abstention is
+fit on questions whose topic is in the collection) go through retrieval and the trained reader
+as in `Assistant.ask`. Questions are split by passage: three quarters fit the three logistic
+regressions, the rest chooses the threshold (the confidence below which at most
+`--false-not-found` of answerable questions fall) and measures calibration. Deterministic for a
+seed; prints its time and scores. Needs scikit-learn (`pip install 'qa-news[train]'`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.answer import confidence_features, score_sentences
+from qa.config import Settings
+from qa.metrics import auroc, contains_answer
+from qa.reader.calibration import (
+    CONFIDENCE_FEATURES,
+    SENTENCE_FEATURES,
+    Calibration,
+    neutral_calibration,
+)
+from qa.reader.data import QAExample, load_examples, split
+from qa.reader.features import (
+    SHORTLIST_FEATURES,
+    Candidate,
+    LinearModel,
+    candidates_from_hits,
+    shortlist,
+)
+from qa.reader.model import WEIGHTS_DIR, read_header
+
+DATASETS = ("squad", "new_wiki", "reddit", "amazon", "quoref", "disfl_qa")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One calibration question after retrieval: its candidates and which hold the gold answer."""
+
+    example: QAExample
+    candidates: list[Candidate]
+    labels: list[int]
+    fit: bool
+
+
+def passage_article(example: QAExample) -> Any:
+    """A passage as a news-like article: the Wikipedia title where the set has one, else its first words."""
+    from qa.ingest.identity import make_article
+
+    title = example.title if example.title and example.dataset in ("squad", "new_wiki") else " ".join(example.context.split()[:8])
+    return make_article(title, example.context, url=f"public://{example.dataset}/{example.group}")
+
+
+def answerable_here(example: QAExample, off_collection: set[str]) -> bool:
+    return example.answerable and example.id not in off_collection
+
+
+def holds_answer(candidate: Candidate, example: QAExample) -> int:
+    return int(candidate.article.url == f"public://{example.dataset}/{example.group}" and bool(contains_answer(candidate.text, example.answer_texts)))
+
+
+def fit_logistic(rows: np.ndarray, labels: np.ndarray, names: tuple[str, ...], seed: int) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    if len(set(labels.tolist())) < 2:
+        return LinearModel(names, tuple(0.0 for _ in names), 0.0)
+    model = LogisticRegression(C=1.0, max_iter=2000, random_state=seed).fit(rows, labels)
+    return LinearModel(names, tuple(float(c) for c in model.coef_[0]), float(model.intercept_[0]))
+
+
+def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = None) -> Calibration:
+    """Build the collection, collect features, fit and save; returns the Calibration."""
+    from qa.assistant import Assistant
+    from qa.index import build_index, load_index
+    from qa.query import build_query
+
+    began = time.time()
+    rng = random.Random(args.seed)
+    examples = [e for e in split(load_examples(Path(args.data), DATASETS))[0]]
+    by_group: dict[tuple[str, str], list[QAExample]] = defaultdict(list)
+    for example in examples:
+        by_group[(example.dataset, example.group)].append(example)
+    groups = sorted(by_group)
+    rng.shuffle(groups)
+    per_dataset = max(1, args.passages // len(DATASETS))
+    chosen_groups: list[tuple[str, str]] = []
+    for dataset in DATASETS:
+        chosen_groups.extend([g for g in groups if g[0] == dataset][:per_dataset])
+    questions: list[QAExample] = []
+    for group in chosen_groups:
+        items = by_group[group]
+        rng.shuffle(items)
+        questions.extend(items[: args.questions_per_passage])
+    # Questions about passages left out of the collection: what a user asks that the archive does not cover.
+    chosen = set(chosen_groups)
+    outside = [g for g in groups if g not in chosen and g[0] in DATASETS][: args.off_collection]
+    off_collection = {by_group[g][0].id for g in outside}
+    questions.extend(by_group[g][0] for g in outside)
+    articles = {}
+    for group in chosen_groups:
+        article = passage_article(by_group[group][0])
+        articles[article.id] = article
+    settings = Settings.from_env(show_progress=False)
+    work = Path(tempfile.mkdtemp(prefix="qa-calibrate-"))
+    from embeddings.encoder import load_encoder
+
+    encoder = encoder or load_encoder(settings.model_name, backend=settings.encoder_backend)
+    build_index(list(articles.values()), work / "index", settings=settings, encoder=encoder, rebuild=True)
+    index = load_index(work / "index", settings=settings.with_(model_name=encoder.name))
+    assistant = Assistant(index, settings=settings, encoder=encoder, reader=reader or _span_reader(args), calibration=neutral_calibration())
+    print(f"collection: {len(articles)} passages, {len(questions)} questions ({sum(not q.answerable for q in questions)} "
+          f"unanswerable, {len(off_collection)} about passages outside it), indexed in {time.time() - began:.0f} s", flush=True)
+
+    asked: list[Asked] = []
+    for example in questions:
+        query = build_query(example.question, (), top_k=settings.top_k)
+        vector = encoder.encode([query.retrieval_text])[0]
+        from qa.retrieve import retrieve
+
+        hits = retrieve(index, vector, query.retrieval_text, settings=settings, top_k=max(query.top_k, settings.hits_read))
+        candidates = candidates_from_hits(hits, index.sentences.__getitem__, query.terms, index.lexical.idf, names=query.names)
+        fit = int(hashlib.sha1(example.group.encode()).hexdigest(), 16) % 4 != 0
+        asked.append(Asked(example, candidates, [holds_answer(c, example) for c in candidates], fit))
+
+    fitting = [a for a in asked if a.fit and a.candidates]
+    rows = np.array([c.vector(SHORTLIST_FEATURES) for a in fitting for c in a.candidates])
+    labels = np.array([label for a in fitting for label in a.labels])
+    shortlist_model = fit_logistic(rows, labels, SHORTLIST_FEATURES, args.seed)
+
+    read: list[tuple[Asked, list, Any]] = []
+    recall = []
+    for item in asked:
+        chosen = shortlist(item.candidates, shortlist_model, settings.reader_sentences)
+        reading = assistant.reader.read(item.example.question,
+                                        [c.text for c, _ in chosen])
+        read.append((item, chosen, reading))
+        if answerable_here(item.example, off_collection) and any(item.labels):
+            recall.append(float(any(holds_answer(c, item.example) for c, _ in chosen)))
+    neutral = neutral_calibration()
+    sentence_rows, sentence_labels = [], []
+    for item, chosen, reading in read:
+        if not item.fit:
+            continue
+        for scored in score_sentences(chosen, reading, neutral):
+            sentence_rows.append([scored.features[name] for name in SENTENCE_FEATURES])
+            sentence_labels.append(holds_answer(scored.candidate, item.example))
+    sentence_model = fit_logistic(np.array(sentence_rows), np.array(sentence_labels), SENTENCE_FEATURES, args.seed)
+    staged = Calibration(shortlist_model, sentence_model, neutral.confidence, 0.5, "", {})
+
+    confidence_rows: dict[bool, list[list[float]]] = {True: [], False: []}
+    confidence_labels: dict[bool, list[int]] = {True: [], False: []}
+    answerable_flags: list[bool] = []
+    kinds: list[str] = []
+    for item, chosen, reading in read:
+        scored = score_sentences(chosen, reading, staged)
+        if not scored:
+            continue
+        features = confidence_features(scored)
+        confidence_rows[item.fit].append([features[name] for name in CONFIDENCE_FEATURES])
+        confidence_labels[item.fit].append(holds_answer(scored[0].candidate, item.example)
+                                           if answerable_here(item.example, off_collection) else 0)
+        if not item.fit:
+            answerable_flags.append(answerable_here(item.example, off_collection))
+            kinds.append("off_collection" if item.example.id in off_collection else
+                         "answerable" if item.example.answerable else "on_topic_unanswerable")
+    confidence_model = fit_logistic(np.array(confidence_rows[True]), np.array(confidence_labels[True]), CONFIDENCE_FEATURES, args.seed)
+    check = confidence_model.probability(np.array(confidence_rows[False])) if confidence_rows[False] else np.zeros(0)
+    check_labels = np.array(confidence_labels[False])
+    answerable = np.array(answerable_flags, dtype=bool)
+    threshold = float(np.quantile(check[answerable], args.false_not_found)) if answerable.any() else 0.5
+    record = {
+        "seed": args.seed, "passages": len(articles), "questions": len(questions), "seconds": round(time.time() - began, 1),
+        "fit_questions": sum(a.fit for a in asked), "threshold_questions": sum(not a.fit for a in asked),
+        "false_not_found_target": args.false_not_found,
+        "shortlist_recall": round(float(np.mean(recall)), 3) if recall else None,
+        "off_collection_questions": len(off_collection),
+        "check": _check_scores(check, check_labels, answerable, threshold),
+        "caught_by_kind": {kind: round(float((check[np.array(kinds) == kind] < threshold).mean()), 3)
+                           for kind in sorted(set(kinds))} if kinds else {},
+    }
+    header = read_header(Path(args.weights)) if (Path(args.weights) / "reader.json").is_file() else {"sha256": ""}
+    calibration = Calibration(shortlist_model, sentence_model, confidence_model, threshold, header["sha256"], record)
+    if not args.dry_run:
+        calibration.save(Path(args.weights))
+    print(f"calibrated in {time.time() - began:.0f} s: threshold {threshold:.3f}")
+    for name, value in record.items():
+        print(f"  {name}: {value}")
+    return calibration
+
+
+def _check_scores(confidence: np.ndarray, right: np.ndarray, answerable: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Held-back scores: abstention at the threshold, AUROC, and a reliability table (10 bins)."""
+    if confidence.size == 0:
+        return {}
+    bins = []
+    for low in np.linspace(0, 0.9, 10):
+        inside = (confidence >= low) & (confidence < low + 0.1 + (1e-9 if low >= 0.9 else 0))
+        if inside.any():
+            bins.append({"bin": f"{low:.1f}-{low + 0.1:.1f}", "count": int(inside.sum()), "mean_confidence": round(float(confidence[inside].mean()), 3),
+                         "right": round(float(right[inside].mean()), 3)})
+    curve = []
+    for t in np.linspace(0, 1, 21):
+        curve.append({"threshold": round(float(t), 2),
+                      "answerable_not_found": round(float((confidence[answerable] < t).mean()), 3) if answerable.any() else None,
+                      "unanswerable_caught": round(float((confidence[~answerable] < t).mean()), 3) if (~answerable).any() else None})
+    return {
+        "questions": int(confidence.size), "unanswerable": int((~answerable).sum()),
+        "right_at_top": round(float(right[answerable].mean()), 3) if answerable.any() else None,
+        "answerable_not_found": round(float((confidence[answerable] < threshold).mean()), 3) if answerable.any() else None,
+        "unanswerable_caught": round(float((confidence[~answerable] < threshold).mean()), 3) if (~answerable).any() else None,
+        "auroc_answerable_vs_unanswerable": round(auroc(confidence[answerable].tolist(), confidence[~answerable].tolist()), 3),
+        "auroc_right_vs_rest": round(auroc(confidence[right == 1].tolist(), confidence[right == 0].tolist()), 3),
+        "brier": round(float(np.mean((confidence - right) ** 2)), 4),
+        "reliability": bins,
+        "curve": curve,
+    }
+
+
+def _span_reader(args: argparse.Namespace) -> Any:
+    from qa.reader.model import SpanReader
+
+    return SpanReader(Path(args.weights), threads=args.threads)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m qa.reader.calibrate", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/qa-train", help="folder of the public QA files (shared/qa-train)")
+    parser.add_argument("--weights", default=str(WEIGHTS_DIR), help="reader weights folder; calibration.json is written there")
+    parser.add_argument("--passages", type=int, default=1500, help="passages in the collection, split equally over the datasets")
+    parser.add_argument("--questions-per-passage", type=int, default=1)
+    parser.add_argument("--off-collection", type=int, default=300, help="questions about passages left out of the collection")
+    parser.add_argument("--false-not-found", type=float, default=0.05, help="share of answerable questions allowed below the threshold")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--dry-run", action="store_true", help="fit and print, write nothing")
+    calibrate(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

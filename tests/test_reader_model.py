@@ -1,0 +1,286 @@
+"""qa.reader.model and calibration: decoding hand-made logits, checking weights and calibration files.
+
+The tests marked `model` load the real reader: the shipped weights, and weights trained here on a tiny
+sample of the public QA data. They never assert a particular answer, since the shipped weights change
+whenever the reader is retrained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ARTICLES, SHARED
+
+from qa.errors import ModelLoadError
+from qa.reader.calibration import (
+    CALIBRATION_FILE,
+    load_calibration,
+    neutral_calibration,
+)
+from qa.reader.features import LinearModel
+from qa.reader.model import (
+    FORMAT_VERSION,
+    HEADER_FILE,
+    WEIGHTS_DIR,
+    WEIGHTS_FILE,
+    ReaderConfig,
+    Reading,
+    SentenceReading,
+    SpanReader,
+    decode,
+    read_header,
+    save_reader,
+)
+from qa.text import split_sentences
+from qa.types import Span
+
+# --- decode: shared normalisation over hand-made logits ---------------------------------------------
+# Two encoded pairs of 5 tokens: [CLS] question-token sentence-token x3. The sentence tokens' offsets
+# are character ranges in their own sentence.
+CONTEXT = np.array([[False, False, True, True, True]] * 2)
+OFFSETS = np.array([[[0, 0], [0, 0], [0, 3], [4, 9], [10, 15]]] * 2)
+
+
+def _logits(start_weights: list[list[float]], end_weights: list[list[float]]) -> np.ndarray:
+    """Logits whose softmax over the allowed positions gives weights proportional to the ones given."""
+    return np.log(np.stack([np.array(start_weights), np.array(end_weights)], axis=-1))
+
+
+def test_uniform_logits_spread_the_mass_over_every_sentence_token_and_cls():
+    reading = decode(np.zeros((2, 5, 2)), CONTEXT, OFFSETS, ReaderConfig())
+    # 8 allowed positions (2 [CLS] + 2 x 3 sentence tokens), 1/8 each.
+    assert reading.no_answer == pytest.approx(2 / 8)
+    for sentence in reading.sentences:
+        assert sentence.mass == pytest.approx(3 / 8)
+        assert sentence.answer_probability == pytest.approx(1 / 64)
+        assert sentence.answer == Span(0, 3)  # ties go to the first span
+
+
+def test_the_best_span_and_the_shared_softmax():
+    start = [[1, 100, 1, 1, 1],  # the question token's huge logit does not count: it is not allowed
+             [1, 100, 1, 6, 1]]
+    end = [[2, 100, 1, 1, 1],
+           [2, 100, 1, 1, 5]]
+    reading = decode(_logits(start, end), CONTEXT, OFFSETS, ReaderConfig())
+    start_total, end_total = 1 + 3 + 1 + 8, 2 + 3 + 2 + 7  # [CLS] + sentence tokens, both rows together
+    assert reading.no_answer == pytest.approx(math.sqrt((2 / start_total) * (4 / end_total)))
+    first, second = reading.sentences
+    assert second.answer == Span(4, 15)  # start on token 3 ("4:9"), end on token 4 ("10:15")
+    assert second.answer_probability == pytest.approx((6 / start_total) * (5 / end_total))
+    assert second.mass == pytest.approx(8 / start_total)
+    assert first.mass == pytest.approx(3 / start_total)
+    assert first.answer_probability == pytest.approx((1 / start_total) * (1 / end_total))
+
+
+def test_an_end_before_the_start_is_never_chosen():
+    start = [[1, 1, 1, 1, 1], [1, 1, 1, 1, 9]]
+    end = [[1, 1, 1, 1, 1], [1, 1, 1, 9, 1]]
+    second = decode(_logits(start, end), CONTEXT, OFFSETS, ReaderConfig()).sentences[1]
+    # Start on token 4 and end on token 3 (9 x 9) is backwards; three forward pairs score 9: the first wins.
+    assert second.answer == Span(0, 9)
+    assert second.answer_probability == pytest.approx(9 / 16**2)  # both distributions total 16 over the allowed positions
+
+
+def test_spans_are_at_most_max_answer_tokens_long():
+    start = [[1, 1, 1, 1, 1], [1, 1, 5, 1, 1]]
+    end = [[1, 1, 1, 1, 1], [1, 1, 1, 1, 5]]
+    long = decode(_logits(start, end), CONTEXT, OFFSETS, ReaderConfig()).sentences[1]
+    assert long.answer == Span(0, 15)
+    short = decode(_logits(start, end), CONTEXT, OFFSETS, ReaderConfig(max_answer_tokens=1)).sentences[1]
+    assert short.answer == Span(0, 3)  # one token: the start alone or the end alone score 5 each; the first wins
+
+
+def test_a_sentence_cut_off_entirely_reads_as_nothing():
+    context = CONTEXT.copy()
+    context[1] = False
+    reading = decode(np.zeros((2, 5, 2)), context, OFFSETS, ReaderConfig())
+    assert reading.sentences[1] == SentenceReading(None, 0.0, 0.0)
+    assert reading.sentences[0].mass == pytest.approx(3 / 5)  # 2 [CLS] + 3 tokens share the mass
+    assert reading.no_answer == pytest.approx(2 / 5)
+
+
+def test_an_empty_span_is_no_span():
+    offsets = OFFSETS.copy()
+    offsets[:, 2:] = 0  # e.g. special tokens inside the sentence part
+    reading = decode(np.zeros((2, 5, 2)), CONTEXT, offsets, ReaderConfig())
+    assert [s.answer for s in reading.sentences] == [None, None]
+
+
+def test_reading_nothing_loads_nothing(tmp_path):
+    reader = SpanReader(tmp_path / "no-weights-here")
+    assert reader.read("Who directed the film?", []) == Reading((), 1.0)
+
+
+# --- read_header: the shipped weights are checked before use ---------------------------------------
+
+
+@pytest.fixture
+def weights(tmp_path) -> Path:
+    folder = tmp_path / "weights"
+    save_reader({"head.weight": np.ones((2, 3), dtype=np.float32)}, ReaderConfig(), folder, training={"seed": 1})
+    return folder
+
+
+def test_saved_weights_have_a_checked_header(weights):
+    header = read_header(weights)
+    assert header["format_version"] == FORMAT_VERSION
+    assert header["config"] == dataclasses.asdict(ReaderConfig())
+    assert header["training"] == {"seed": 1}
+    assert len(header["sha256"]) == 64
+
+
+@pytest.mark.parametrize("missing", [HEADER_FILE, WEIGHTS_FILE])
+def test_missing_weight_files_say_how_to_get_them(weights, missing):
+    (weights / missing).unlink()
+    with pytest.raises(ModelLoadError, match=r"^no reader weights in .*: reinstall the package, or train them with `python -m qa.reader.train`"):
+        read_header(weights)
+    with pytest.raises(ModelLoadError, match="no reader weights"):
+        SpanReader(weights).read("Who?", ["Somebody."])
+
+
+def test_an_unreadable_header_is_a_model_load_error(weights):
+    (weights / HEADER_FILE).write_text("{broken", encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="is unreadable .*: reinstall the package"):
+        read_header(weights)
+
+
+@pytest.mark.parametrize("version", [0, FORMAT_VERSION + 1, None, "1"])
+def test_another_format_version_says_to_retrain(weights, version):
+    header = json.loads((weights / HEADER_FILE).read_text())
+    header["format_version"] = version
+    (weights / HEADER_FILE).write_text(json.dumps(header))
+    with pytest.raises(ModelLoadError, match=rf"have format {version!r}, this version reads {FORMAT_VERSION}: retrain with "
+                                             r"`python -m qa.reader.train` or reinstall the package"):
+        read_header(weights)
+
+
+def test_weights_failing_their_checksum_are_refused(weights):
+    data = bytearray((weights / WEIGHTS_FILE).read_bytes())
+    data[len(data) // 2] ^= 0x5A
+    (weights / WEIGHTS_FILE).write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match=r"fail their checksum \(damaged or replaced\): reinstall the package or retrain"):
+        read_header(weights)
+
+
+def test_the_shipped_weights_pass_their_own_checks():
+    header = read_header(WEIGHTS_DIR)
+    assert header["format_version"] == FORMAT_VERSION
+    calibration = load_calibration(WEIGHTS_DIR, reader_sha256=header["sha256"])
+    assert 0.0 <= calibration.threshold <= 1.0
+
+
+# --- load_calibration --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def calibrated(tmp_path) -> Path:
+    dataclasses.replace(neutral_calibration(0.4), reader_sha256="a" * 64, record={"questions": 3}).save(tmp_path)
+    return tmp_path
+
+
+def _edit(folder: Path, **changes) -> None:
+    path = folder / CALIBRATION_FILE
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
+def test_a_saved_calibration_loads_back(calibrated):
+    loaded = load_calibration(calibrated, reader_sha256="a" * 64)
+    assert loaded == dataclasses.replace(neutral_calibration(0.4), reader_sha256="a" * 64, record={"questions": 3})
+    assert load_calibration(calibrated) == loaded  # without a checksum to compare, none is compared
+
+
+def test_a_missing_calibration_says_how_to_make_one(tmp_path):
+    with pytest.raises(ModelLoadError, match=r"^no reader calibration at .*calibration.json: run `python -m qa.reader.calibrate`"):
+        load_calibration(tmp_path)
+
+
+def test_a_calibration_fit_for_other_weights_is_stale(calibrated):
+    with pytest.raises(ModelLoadError, match=r"was fit for other reader weights: rerun `python -m qa.reader.calibrate`"):
+        load_calibration(calibrated, reader_sha256="b" * 64)
+
+
+def test_a_calibration_with_other_feature_names_is_refused(calibrated):
+    renamed = LinearModel(("coverage", "rank"), (1.0, 2.0), 0.0).to_json()
+    _edit(calibrated, shortlist=renamed)
+    with pytest.raises(ModelLoadError, match=r"lists features \('coverage', 'rank'\), this version computes .*"
+                                             r"rerun `python -m qa.reader.calibrate`"):
+        load_calibration(calibrated)
+
+
+def test_a_calibration_with_missing_coefficients_is_refused(calibrated):
+    sentence = neutral_calibration().sentence.to_json()
+    sentence["coef"] = sentence["coef"][:-1]
+    _edit(calibrated, sentence=sentence)
+    with pytest.raises(ModelLoadError, match="lists features"):
+        load_calibration(calibrated)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"format_version": 2}, "has format 2, this version reads 1: rerun `python -m qa.reader.calibrate`"),
+    ({"threshold": "high"}, "is malformed"),
+    ({"confidence": None}, "is malformed"),
+])
+def test_a_malformed_calibration_is_refused(calibrated, changes, message):
+    _edit(calibrated, **changes)
+    with pytest.raises(ModelLoadError, match=message):
+        load_calibration(calibrated)
+
+
+def test_an_unreadable_calibration_is_refused(calibrated):
+    (calibrated / CALIBRATION_FILE).write_text("{", encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="is unreadable .*rerun `python -m qa.reader.calibrate`"):
+        load_calibration(calibrated)
+
+
+# --- the real reader --------------------------------------------------------------------------------
+
+
+def _festival_sentences() -> list[str]:
+    body = ARTICLES["festival.txt"].split("\n\n", 1)[1].strip()
+    return [body[s.start : s.end] for s in split_sentences(body)]
+
+
+def _assert_sound(reading: Reading, sentences: list[str]) -> None:
+    assert len(reading.sentences) == len(sentences)
+    assert 0.0 <= reading.no_answer <= 1.0
+    for sentence, found in zip(sentences, reading.sentences):
+        assert 0.0 <= found.answer_probability <= found.mass <= 1.0
+        if found.answer is not None:
+            assert 0 <= found.answer.start < found.answer.end <= len(sentence)
+    assert sum(found.mass for found in reading.sentences) <= 1.0 + 1e-6
+
+
+@pytest.mark.model
+def test_the_shipped_reader_finds_a_span_inside_a_sentence():
+    sentences = _festival_sentences()
+    assert len(sentences) == 3
+    reading = SpanReader().read("Who directed the opening film?", sentences)
+    _assert_sound(reading, sentences)
+    best = max(reading.sentences, key=lambda found: found.answer_probability)
+    assert best.answer is not None
+
+
+@pytest.mark.model
+def test_training_on_a_tiny_sample_writes_weights_that_load_and_read(tmp_path, capsys):
+    data = SHARED / "qa-train"
+    if not data.is_dir():
+        pytest.skip(f"{data} not present")
+    from qa.reader.train import main
+
+    main(["--data", str(data), "--questions", "14", "--eval-questions", "7", "--out", str(tmp_path), "--threads", "1"])
+    out = capsys.readouterr().out
+    assert "training groups" in out and "trained in" in out
+    header = read_header(tmp_path)
+    assert header["format_version"] == FORMAT_VERSION
+    assert len(header["sha256"]) == 64
+    assert header["training"]["questions"] == 14
+    assert isinstance(header["training"]["held_out"], dict) and header["training"]["held_out"]
+    sentences = _festival_sentences()
+    _assert_sound(SpanReader(tmp_path).read("Who directed the opening film?", sentences), sentences)
