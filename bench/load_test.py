@@ -298,7 +298,7 @@ on CPU; measured {env["date"]}, with a 1-minute load average of {env["load_avera
   `Assistant` on these cores sustains; it would not rise much with more concurrent workers on 2
   cores, since each answer already uses both cores for the model.
 - `Assistant` is safe to share between threads (tests/test_concurrency.py): the model's tokenizer
-  and spaCy are each behind a lock, so raising the event's concurrency limit is possible; it would
+  and the span reader are each behind a lock, so raising the event's concurrency limit is possible; it would
   spread the waiting more evenly, not shorten it.
 - The CI variants (`tests/test_concurrency.py`) run 50 sessions at once against the chat: with the
   real model (a question and a follow-up each; every reply must be an answer) and with a fake encoder

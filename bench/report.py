@@ -102,7 +102,62 @@ def markdown(results: dict, plots: dict[str, str], docs_file: Path, out_dir: Pat
     lines += _scale(results.get("scale"), plots)
     lines += _onnx(results.get("onnx"))
     lines += _public_qa(results.get("public_qa"))
+    lines += _calibration(plots)
+    lines += _speed(results.get("speed"))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _shipped_calibration() -> dict | None:
+    from qa.reader.calibration import CALIBRATION_FILE
+    from qa.reader.model import WEIGHTS_DIR
+
+    path = WEIGHTS_DIR / CALIBRATION_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _calibration(plots: dict) -> list[str]:
+    """The shipped calibration's held-back figures: reliability and the abstention trade-off."""
+    data = _shipped_calibration()
+    title = "6. Confidence calibration and abstention (shipped reader)"
+    if not data or not data.get("record", {}).get("check"):
+        return [f"## {title}", "", "No calibration record in qa/reader/weights/calibration.json.", ""]
+    record, check = data["record"], data["record"]["check"]
+    lines = [f"## {title}", "",
+             f"From `python -m qa.reader.calibrate` (recorded in `qa/reader/weights/calibration.json`): {record['questions']:,} questions "
+             f"over {record['passages']:,} passages of the training part of the public QA data, {record.get('off_collection_questions', 0)} of "
+             f"them about passages left out of the collection; {record['fit_questions']:,} fit the models, the {record['threshold_questions']} "
+             f"below (by passage) chose the threshold **{data['threshold']:.3f}** (at most {record['false_not_found_target']:.0%} of answerable "
+             "questions below it) and give these figures. *Right* means the cited sentence holds a gold answer.", ""]
+    lines += _table(["measure", "value"], [
+        ["answerable questions answered \"not found\"", check["answerable_not_found"]],
+        ["unanswerable questions caught (all)", check["unanswerable_caught"]],
+        *[[f"caught: {kind.replace('_', ' ')}", value] for kind, value in record.get("caught_by_kind", {}).items() if kind != "answerable"],
+        ["AUROC, right answer vs the rest", check["auroc_right_vs_rest"]],
+        ["AUROC, answerable vs unanswerable", check["auroc_answerable_vs_unanswerable"]],
+        ["Brier score", check["brier"]],
+    ])
+    if "bench-reliability" in plots:
+        lines += [f"![Reliability and abstention curve]({plots['bench-reliability']})", ""]
+    lines += _table(["confidence", "questions", "mean confidence", "right"],
+                    [[b["bin"], b["count"], b["mean_confidence"], b["right"]] for b in check["reliability"]])
+    lines += _table(["threshold", "answerable answered not found", "unanswerable caught"],
+                    [[p["threshold"], p["answerable_not_found"], p["unanswerable_caught"]] for p in check["curve"]])
+    return lines
+
+
+def _speed(data: dict | None) -> list[str]:
+    title = "7. Answering speed for new questions (reader configurations)"
+    skipped = _skipped(title, data)
+    if skipped:
+        return skipped
+    lines = [f"## {title}", "",
+             "`python -m bench.speed`: every question new to the process (the vector cache is emptied before each), "
+             "configurations interleaved question by question. BBC questions are made from article titles, for timing only.", ""]
+    for name, block in data["collections"].items():
+        lines += [f"**{name}** ({block['articles']:,} articles, {block['chunks']:,} chunks, {block['questions']} questions):", ""]
+        lines += _table(["configuration", "p50", "p95", "mean"],
+                        [[label, _ms(v["p50_ms"]), _ms(v["p95_ms"]), _ms(v["mean_ms"])] for label, v in block["latency_ms"].items()])
+    return lines
 
 
 def _goals(results: dict) -> list[str]:
@@ -429,6 +484,28 @@ def make_plots(results: dict, folder: Path) -> list[Path]:
         axis.legend(fontsize=7)
         figure.tight_layout()
         written.append(_save(figure, folder / f"{PLOT_PREFIX}scale-memory.png", plt))
+    calibration = _shipped_calibration()
+    check = (calibration or {}).get("record", {}).get("check")
+    if check:
+        figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+        bins = check["reliability"]
+        left.plot([0, 1], [0, 1], color="gray", linestyle="--", label="perfect calibration")
+        left.plot([b["mean_confidence"] for b in bins], [b["right"] for b in bins], "o-", label="shipped reader")
+        left.set_xlabel("confidence (bin mean)")
+        left.set_ylabel("share right")
+        left.set_title("Reliability (held-back calibration questions)")
+        left.legend()
+        curve = [p for p in check["curve"] if p["answerable_not_found"] is not None and p["unanswerable_caught"] is not None]
+        right.plot([p["answerable_not_found"] for p in curve], [p["unanswerable_caught"] for p in curve], "o-")
+        for point in curve[::4]:
+            right.annotate(f"{point['threshold']:.2f}", (point["answerable_not_found"], point["unanswerable_caught"]), fontsize=7)
+        right.axvline(0.05, color="red", linestyle="--", label="5% answerable not found")
+        right.set_xlabel("answerable answered \"not found\"")
+        right.set_ylabel("unanswerable caught")
+        right.set_title(f"Abstention trade-off (threshold {calibration['threshold']:.3f})")
+        right.legend()
+        figure.tight_layout()
+        written.append(_save(figure, folder / f"{PLOT_PREFIX}reliability.png", plt))
     return written
 
 

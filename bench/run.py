@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # `python bench/run.py`: make the repository impo
 from bench.common import DOCS_FILE, FULL, RESULTS_DIR, SMOKE, machine_info, run_module, say, write_result  # noqa: E402
 
 SECTIONS = {"bbc": "bench.bbc", "scale": "bench.scale", "peers": "bench.peers", "onnx": "bench.onnx_encoder",
-            "public_qa": "bench.public_qa"}
+            "public_qa": "bench.public_qa", "speed": "bench.speed"}
 
 
 def main(argv: list[str] | None = None) -> int:

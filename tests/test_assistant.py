@@ -161,8 +161,6 @@ def test_a_self_contained_question_gets_the_same_answer_whatever_came_before(ass
         assert assistant.ask(question, history=history) == alone, history
 
 
-@pytest.mark.xfail(strict=True, reason="qa.conversation.leans_on_context counts a question with three content words "
-                                       "(mayor, port, selin) as a follow-up, so an unrelated earlier answer reorders its citations")
 def test_a_short_self_contained_question_ignores_unrelated_history(assistant):
     question = "Who is the mayor of Port Selin?"
     assert assistant.ask(question, history=[assistant.ask(DIRECTOR)]) == assistant.ask(question)

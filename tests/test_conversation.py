@@ -128,7 +128,10 @@ def test_bad_history_types_raise_question_error(history, message):
     ("Who directed the opening film of the festival?", False),
     ("How many tickets did the Riverside Film Festival sell?", False),
     ("When did the new deep-water harbour open in Port Selin?", False),
-    ("Where is the Hitchcock museum?", True),  # three words of its own are few enough to lean on the conversation
+    ("Where is the Hitchcock museum?", False),  # few words of its own, but it names what it asks about
+    ("Who is the mayor of Port Selin?", False),
+    ("What about Kyrgyzstan?", True),  # a connective continues the previous question
+    ("Where exactly?", True),  # few words, no name: leans on the previous turn
 ])
 def test_leans_on_context(question, leans):
     assert leans_on_context(question) is leans
