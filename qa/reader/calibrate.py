@@ -104,7 +104,9 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
     for group in chosen_groups:
         items = by_group[group]
         rng.shuffle(items)
-        questions.extend(items[: args.questions_per_passage])
+        picked = items[: args.questions_per_passage]
+        # Every unanswerable question of a passage too: on-topic unanswerable questions are rare, and abstention needs them.
+        questions.extend(picked + [e for e in items[args.questions_per_passage :] if not e.answerable])
     # Questions about passages left out of the collection: what a user asks that the archive does not cover.
     chosen = set(chosen_groups)
     outside = [g for g in groups if g not in chosen and g[0] in DATASETS][: args.off_collection]
