@@ -60,6 +60,8 @@ QUESTION_TYPES = ("who", "when", "where", "what", "which", "how many/much", "how
 
 @dataclass(frozen=True)
 class Sizes:
+    """How much of the held-out data a mode uses."""
+
     passages: int
     answerable: int
     unanswerable: int
@@ -103,6 +105,8 @@ def question_type(question: str) -> str:
 
 @dataclass(frozen=True)
 class Passage:
+    """One held-out passage, written as one article of the collection."""
+
     dataset: str
     group: str
     title: str
@@ -148,7 +152,8 @@ def load_held_out(folder: Path) -> tuple[list, dict]:
     kept = [e for e in held if (e.dataset, e.group) not in leaked]
     dropped = collections.Counter(dataset for dataset, _ in leaked)
     dropped = {d: dropped[d] for d in OPEN_DATASETS if dropped[d]}
-    facts = {"held_out_questions": len(held), "broken_questions_left_out": len(broken), "held_out_passages": len({(e.dataset, e.group) for e in held}),
+    facts = {"held_out_questions": len(held), "broken_questions_left_out": len(broken),
+             "held_out_passages": len({(e.dataset, e.group) for e in held}),
              "passages_dropped_as_training_text_elsewhere": dropped,
              "kept_passages": dict(collections.Counter(e.dataset for e in {(e.dataset, e.group): e for e in kept}.values()))}
     return kept, facts
@@ -234,6 +239,11 @@ def answer_record(answer, seconds: float) -> dict:
             "seconds": seconds}
 
 
+def failed_record(error: Exception, seconds: float) -> dict:
+    return {"text": "", "found": False, "confidence": 0.0, "span": None, "citations": [], "seconds": seconds,
+            "error": f"{type(error).__name__}: {error}", "answer": None}
+
+
 class Ours:
     """This project, in this process: `Assistant.build` then `Assistant.ask`."""
 
@@ -255,8 +265,13 @@ class Ours:
         return [(a.url, a.body) for a in self.assistant.index.articles.values()]
 
     def ask(self, question: str, history: list | None = None) -> dict:
+        from qa.errors import QAError
+
         started = time.perf_counter()
-        answer = self.assistant.ask(question, history=history or None)
+        try:
+            answer = self.assistant.ask(question, history=history or None)
+        except QAError as error:  # counted, not fatal: one bad question must not lose the whole run
+            return failed_record(error, time.perf_counter() - started)
         record = answer_record(answer, time.perf_counter() - started)
         record["answer"] = answer  # for the history variants that pass Answers or their chat metadata
         return record
@@ -342,7 +357,12 @@ class Previous:
         return [tuple(pair) for pair in reply["indexed"]]
 
     def ask(self, name: str, question: str, history: list[str] | None = None) -> dict:
-        return self._send({"op": "ask", "name": name, "question": question, "history": history or []})
+        try:
+            return self._send({"op": "ask", "name": name, "question": question, "history": history or []})
+        except RuntimeError as error:  # an error reply: counted, not fatal
+            if self.process.poll() is not None:
+                raise
+            return failed_record(error, 0.0)
 
     def close(self) -> None:
         if self.process.stdin:
@@ -454,6 +474,8 @@ def open_row(example, record: dict, accepted: set[str], *, sentence_answer: bool
     text = record["text"] if found else None
     row = {"id": example.id, "dataset": example.dataset, "type": question_type(example.question),
            "answerable": example.answerable, "found": found, "confidence": record["confidence"], "seconds": record["seconds"]}
+    if record.get("error"):
+        row["error"] = record["error"]
     row["prediction"] = {"text": record["text"], "span": record["span"],
                          "cited": (record.get("citations") or [{}])[0].get("url")}
     if example.answerable:
@@ -472,6 +494,9 @@ def summarize(rows: list[dict]) -> dict:
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     out: dict = {"answerable": len(answerable), "unanswerable": len(unanswerable)}
+    if any(r.get("error") for r in rows):
+        out["errors"] = sum(1 for r in rows if r.get("error"))
+        out["first_error"] = next(r["error"] for r in rows if r.get("error"))
     for key in ("article@1", "contained", "span_em", "span_f1", "sentence_f1"):
         values = [float(r[key]) for r in answerable if key in r]
         if values:
@@ -608,6 +633,7 @@ def turn_row(turn: Turn, record: dict, accepted: set[str]) -> dict:
     gold = turn.answer.strip()
     countable = bool(gold) and normalize_answer(gold) not in NOT_CONTAINED_ANSWERS
     return {"turn": turn.number, "right_story": right_article(record, accepted), "found": record["found"],
+            "error": record.get("error"),
             "contained": contains_answer(record["text"] if record["found"] else None, [gold]) if countable else None,
             "seconds": record["seconds"]}
 
@@ -625,7 +651,8 @@ def summarize_turns(rows: list[dict]) -> dict:
                            "contained": mean(r["contained"] for r in later),
                            "not_found": mean(not r["found"] for r in later)},
             "by_turn": {str(t): mean(r["right_story"] for r in rows if r["turn"] == t) for t in sorted({r["turn"] for r in rows})},
-            "latency": latency_summary([r["seconds"] for r in rows])}
+            "latency": latency_summary([r["seconds"] for r in rows]),
+            "errors": sum(1 for r in rows if r.get("error"))}
 
 
 def history_variants() -> tuple[dict[str, Callable], dict[str, str]]:
@@ -642,35 +669,65 @@ def history_variants() -> tuple[dict[str, Callable], dict[str, str]]:
             out = []
             for question, record in zip(questions, records):
                 out.append({"role": "user", "content": question})
-                out.append({"role": "assistant", "content": record["text"], "metadata": metadata(record["answer"])})
+                message = {"role": "assistant", "content": record["text"]}
+                if record.get("answer") is not None:  # None: that turn raised an error
+                    message["metadata"] = metadata(record["answer"])
+                out.append(message)
             return out
 
         variants["history as Gradio messages (with turn metadata)"] = messages
     else:
         skipped["history as Gradio messages"] = "no qa.conversation.turn_metadata: the product offers no documented way to carry an answer in a message"
     if conversation is not None and "Answer" in (conversation.__doc__ or ""):
-        variants["history as earlier Answers"] = lambda questions, records: [r["answer"] for r in records]
+        variants["history as earlier Answers"] = lambda questions, records: [r["answer"] for r in records
+                                                                             if r.get("answer") is not None]
     else:
         skipped["history as earlier Answers"] = "qa.conversation does not document Answer objects as history"
     return variants, skipped
 
 
-def run_multi_turn(stories: list[dict], sizes: Sizes, work: Path, rng: random.Random, *, previous: Previous | None,
-                   nearest: Nearest | None, model_path: str | None, txtai_problem: str | None, warm_up: bool,
-                   encoder=None) -> dict:
+@dataclass
+class MultiTurn:
+    """The CoQA collection, indexed up front with the open collection (models and files loaded close together)."""
+
+    collection: list[dict]
+    talks: list[dict]
+    ours: Ours
+    txtai: TxtaiNearest | None
+    skipped: dict[str, str]
+    previous_built: bool
+
+
+def prepare_multi_turn(stories: list[dict], sizes: Sizes, work: Path, rng: random.Random, *, previous: Previous | None,
+                       nearest: Nearest | None, model_path: str | None, txtai_problem: str | None, warm_up: bool,
+                       encoder=None) -> MultiTurn:
     collection, talks = choose_stories(stories, sizes, rng)
     source = write_articles([story_record(s) for s in collection], work / "coqa-articles.jsonl")
     say(f"public_qa: multi-turn: indexing {len(collection)} CoQA stories")
     ours = Ours(source, work / "coqa-index", warm_up=warm_up, encoder=encoder)
-    accepted_of = url_aliases([Passage("coqa", s["id"], "", s["story"]) for s in collection], ours.indexed())
-    variants, skipped = history_variants()
+    skipped: dict[str, str] = {}
     txtai = None
     if model_path and nearest is not None:
         txtai = TxtaiNearest(chunk_documents(ours.assistant), model_path, nearest)
     else:
         skipped["txtai"] = txtai_problem or "unavailable"
+    previous_built = False
     if previous is not None:
-        previous.build("coqa", source, work / "previous-coqa-index")
+        try:
+            previous.build("coqa", source, work / "previous-coqa-index")
+            previous_built = True
+        except RuntimeError as error:
+            skipped["previous version"] = str(error)
+    return MultiTurn(collection, talks, ours, txtai, skipped, previous_built)
+
+
+def run_multi_turn(prepared: MultiTurn, sizes: Sizes, rng: random.Random, *, previous: Previous | None) -> dict:
+    collection, talks, ours, txtai = prepared.collection, prepared.talks, prepared.ours, prepared.txtai
+    accepted_of = url_aliases([Passage("coqa", s["id"], "", s["story"]) for s in collection], ours.indexed())
+    variants, skipped = history_variants()
+    skipped.update(prepared.skipped)
+    if not prepared.previous_built:
+        previous = None
     conversations = conversation_turns(talks, sizes.turns)
     rows: dict[str, list] = collections.defaultdict(list)
     started = time.perf_counter()
@@ -686,8 +743,14 @@ def run_multi_turn(stories: list[dict], sizes: Sizes, work: Path, rng: random.Ra
             if txtai is not None:
                 calls["txtai, earlier questions in the query"] = lambda turn=turn: txtai.ask(
                     turn.question, " ".join([*turn.earlier, turn.question]))
+            first_turn: dict | None = None  # with no history every qa-news variant asks the same: ask once
             for name in rng.sample(list(calls), len(calls)):
-                record = calls[name]()
+                if not turn.earlier and name.startswith("qa-news") and first_turn is not None:
+                    record = first_turn
+                else:
+                    record = calls[name]()
+                    if not turn.earlier and name.startswith("qa-news"):
+                        first_turn = record
                 records[name].append(record)
                 rows[name].append(turn_row(turn, record, accepted_of[turn.url]))
         if number % 10 == 0 or number == len(conversations):
@@ -721,6 +784,7 @@ def main(argv: list[str] | None = None) -> int:
         write_result(args.out, "public_qa", {"mode": args.mode, "skipped": f"the public QA files are not at {QA_TRAIN} "
                                              "(they live beside the repository, in ../shared/qa-train)"})
         return 0
+    from qa.errors import QAError
     from qa.reader.data import load_conversations
 
     work = args.work / "public_qa"
@@ -772,6 +836,13 @@ def main(argv: list[str] | None = None) -> int:
     reader, reader_problem = load_reader()
     if reader is None:
         not_run["span reader on the gold passage"] = reader_problem or "unavailable"
+    prepared = None
+    try:
+        prepared = prepare_multi_turn(load_conversations(QA_TRAIN), sizes, work, rng, previous=previous, nearest=nearest,
+                                      model_path=model_path, txtai_problem=not_run.get("txtai + nearest sentence"),
+                                      warm_up=not smoke, encoder=ours.assistant.encoder)
+    except QAError as error:
+        not_run["multi-turn"] = f"{type(error).__name__}: {error}"
 
     calls: dict[str, Callable] = {ours.name: lambda e: open_row(e, ours.ask(e.question), accepted_of[_url(e)])}
     if txtai is not None:
@@ -801,59 +872,66 @@ def main(argv: list[str] | None = None) -> int:
                                        if any(r["type"] == t for r in rows)}}
                     for name, rows in results.items() if "gold passage" in name}
 
-    say("public_qa: multi-turn (CoQA)")
-    stories = load_conversations(QA_TRAIN)
-    multi_turn = run_multi_turn(stories, sizes, work, rng, previous=previous, nearest=nearest, model_path=model_path,
-                                txtai_problem=not_run.get("txtai + nearest sentence"), warm_up=not smoke,
-                                encoder=ours.assistant.encoder)
+    def builds() -> dict:
+        out = {ours.name: {"seconds": round(ours.build_seconds, 2), "warm_up_seconds": round(ours.warm_up_seconds, 2),
+                           **ours.build_memory}}
+        if txtai is not None:
+            out[txtai.name] = {"seconds": round(txtai.build_seconds, 2), **txtai.build_memory}
+        if previous is not None:
+            out[previous.name] = {"seconds": previous.build_seconds.get("open")}
+        return out
+
+    def result(multi_turn: dict | None) -> dict:
+        return {"mode": args.mode, "seed": SEED, "seconds": round(time.perf_counter() - section_started, 1),
+                "load_average": {"start": load_at_start, "end": [round(x, 2) for x in os.getloadavg()]},
+                "data": {**data_facts, "source": str(QA_TRAIN)},
+                "open_collection": {
+                    "passages": len(passages), "indexed_articles": len(ours.assistant.index.articles),
+                    "passages_per_dataset": dict(collections.Counter(p.dataset for p in passages)),
+                    "answerable": len(answerable), "unanswerable": len(unanswerable),
+                    "answerable_per_dataset": dict(collections.Counter(e.dataset for e in answerable)),
+                    "questions_per_type": dict(collections.Counter(question_type(e.question) for e in questions)),
+                    "build": builds(), "systems": open_systems,
+                },
+                "gold_passage": {"systems": gold_systems},
+                "multi_turn": multi_turn,
+                "previous_version": {"path": str(previous.checkout), "commit": previous.commit} if previous is not None else None,
+                "not_run": not_run, "memory": process_memory(), "notes": NOTES}
+
+    write_result(args.out, "public_qa", result(None))  # the open collection is kept even if the multi-turn part fails
+    multi_turn = None
+    if prepared is not None:
+        say("public_qa: multi-turn (CoQA)")
+        try:
+            multi_turn = run_multi_turn(prepared, sizes, rng, previous=previous)
+        except QAError as error:
+            not_run["multi-turn"] = f"{type(error).__name__}: {error}"
     if previous is not None:
         previous.close()
-
-    builds = {ours.name: {"seconds": round(ours.build_seconds, 2), "warm_up_seconds": round(ours.warm_up_seconds, 2),
-                          **ours.build_memory}}
-    if txtai is not None:
-        builds[txtai.name] = {"seconds": round(txtai.build_seconds, 2), **txtai.build_memory}
-    if previous is not None:
-        builds[previous.name] = {"seconds": previous.build_seconds.get("open")}
-    indexed = len(ours.assistant.index.articles)
-    write_result(args.out, "public_qa", {
-        "mode": args.mode, "seed": SEED, "seconds": round(time.perf_counter() - section_started, 1),
-        "load_average": {"start": load_at_start, "end": [round(x, 2) for x in os.getloadavg()]},
-        "data": {**data_facts, "source": str(QA_TRAIN)},
-        "open_collection": {
-            "passages": len(passages), "indexed_articles": indexed,
-            "passages_per_dataset": dict(collections.Counter(p.dataset for p in passages)),
-            "answerable": len(answerable), "unanswerable": len(unanswerable),
-            "answerable_per_dataset": dict(collections.Counter(e.dataset for e in answerable)),
-            "questions_per_type": dict(collections.Counter(question_type(e.question) for e in questions)),
-            "build": builds, "systems": open_systems,
-        },
-        "gold_passage": {"systems": gold_systems},
-        "multi_turn": multi_turn,
-        "previous_version": {"path": str(previous.checkout), "commit": previous.commit} if previous is not None else None,
-        "not_run": not_run, "memory": process_memory(),
-        "notes": [
-            ("Held out: passages in `qa.reader.data.split(...)[1]` (a hash of set and passage); passages whose text is a "
-             "training passage of another set (mostly Disfl-QA copies of SQuAD dev paragraphs) are dropped."),
-            (f"Articles: one per passage, title = the `title` field for SQuAD and new_wiki, else the first {TITLE_WORDS} words; "
-             f"url {URL_PREFIX}/SET/GROUP (a web address, which the ingest keeps). Right article = the first citation's url."),
-            "Unanswerable questions are Disfl-QA's (SQuAD 2.0's) about passages in the collection: on topic, no answer.",
-            ("contained: a gold answer inside `answer.text` under SQuAD normalisation (0 when not found); span EM/F1: "
-             "`answer.span` against the golds (0 when no span). AUROC: `answer.confidence`, answerable vs unanswerable."),
-            ("txtai + nearest sentence: hybrid search over our chunks (title + chunk text), the top chunk's sentence "
-             "nearest to the question; it returns no span (EM/F1 0) and never abstains; sentence F1 is the F1 of that whole "
-             "sentence; its AUROC uses the sentence's cosine."),
-            ("Gold passage: the span reader reads the gold passage's sentences only (best sentence by answer probability); "
-             "its AUROC uses 1 - the no-answer share; 'nearest sentence' is MiniLM cosine on the same sentences."),
-            ("Latency: each question goes to every system in a new random order; the previous version's time is taken "
-             "inside its subprocess around `ask`."),
-            ("Multi-turn: CoQA stories held out by `is_held_out('coqa', id)` form the collection; each conversation's first "
-             "turns are asked in order; right story = first citation (txtai: top result) is the conversation's story; "
-             "contained counts CoQA's free-form answer inside the answer text, yes/no/unknown answers left out."),
-        ],
-    })
+    write_result(args.out, "public_qa", result(multi_turn))
     say(f"public_qa: done in {time.perf_counter() - section_started:.0f} s")
     return 0
+
+
+NOTES = [
+    ("Held out: passages in `qa.reader.data.split(...)[1]` (a hash of set and passage); passages whose text is a "
+     "training passage of another set (mostly Disfl-QA copies of SQuAD dev paragraphs) are dropped."),
+    (f"Articles: one per passage, title = the `title` field for SQuAD and new_wiki, else the first {TITLE_WORDS} words; "
+     f"url {URL_PREFIX}/SET/GROUP (a web address, which the ingest keeps). Right article = the first citation's url."),
+    "Unanswerable questions are Disfl-QA's (SQuAD 2.0's) about passages in the collection: on topic, no answer.",
+    ("contained: a gold answer inside `answer.text` under SQuAD normalisation (0 when not found); span EM/F1: "
+     "`answer.span` against the golds (0 when no span). AUROC: `answer.confidence`, answerable vs unanswerable."),
+    ("txtai + nearest sentence: hybrid search over our chunks (title + chunk text), the top chunk's sentence "
+     "nearest to the question; it returns no span (EM/F1 0) and never abstains; sentence F1 is the F1 of that whole "
+     "sentence; its AUROC uses the sentence's cosine."),
+    ("Gold passage: the span reader reads the gold passage's sentences only (best sentence by answer probability); "
+     "its AUROC uses 1 - the no-answer share; 'nearest sentence' is MiniLM cosine on the same sentences."),
+    ("Latency: each question goes to every system in a new random order; the previous version's time is taken "
+     "inside its subprocess around `ask`."),
+    ("Multi-turn: CoQA stories held out by `is_held_out('coqa', id)` form the collection; each conversation's first "
+     "turns are asked in order; right story = first citation (txtai: top result) is the conversation's story; "
+     "contained counts CoQA's free-form answer inside the answer text, yes/no/unknown answers left out."),
+]
 
 
 def _url(example) -> str:

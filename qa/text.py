@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Set as AbstractSet
 
 from qa.lexicon_en import IRREGULAR_VERBS as _IRREGULAR
 from qa.lexicon_en import STOPWORDS
@@ -95,7 +96,7 @@ def word_spans(text: str) -> list[Span]:
     return [Span(m.start(), m.end()) for m in _WORD.finditer(text)]
 
 
-def terms_match(term: str, terms: set[str]) -> bool:
+def terms_match(term: str, terms: AbstractSet[str]) -> bool:
     """Whether `term` or a word sharing a long prefix with it ("belarus"/"belarusian") is in `terms`."""
     if term in terms:
         return True

@@ -108,8 +108,8 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
         # Every unanswerable question of a passage too: on-topic unanswerable questions are rare, and abstention needs them.
         questions.extend(picked + [e for e in items[args.questions_per_passage :] if not e.answerable])
     # Questions about passages left out of the collection: what a user asks that the archive does not cover.
-    chosen = set(chosen_groups)
-    outside = [g for g in groups if g not in chosen and g[0] in DATASETS][: args.off_collection]
+    in_collection = set(chosen_groups)
+    outside = [g for g in groups if g not in in_collection and g[0] in DATASETS][: args.off_collection]
     off_collection = {by_group[g][0].id for g in outside}
     questions.extend(by_group[g][0] for g in outside)
     articles = {}
@@ -157,9 +157,9 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
     for item, chosen, reading in read:
         if not item.fit:
             continue
-        for scored in score_sentences(chosen, reading, neutral):
-            sentence_rows.append([scored.features[name] for name in SENTENCE_FEATURES])
-            sentence_labels.append(holds_answer(scored.candidate, item.example))
+        for sentence in score_sentences(chosen, reading, neutral):
+            sentence_rows.append([sentence.features[name] for name in SENTENCE_FEATURES])
+            sentence_labels.append(holds_answer(sentence.candidate, item.example))
     sentence_model = fit_logistic(np.array(sentence_rows), np.array(sentence_labels), SENTENCE_FEATURES, args.seed)
     staged = Calibration(shortlist_model, sentence_model, neutral.confidence, 0.5, "", {})
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.text import split_sentences
 from qa.types import Span
 
 HELD_OUT_PERCENT = 15
@@ -52,17 +50,6 @@ class QAExample:
     @property
     def answerable(self) -> bool:
         return bool(self.answer_texts)
-
-
-@dataclass(frozen=True)
-class SentencePair:
-    """A question and one sentence of its passage; `answer` is the span inside `sentence`, None if it holds none."""
-
-    example_id: str
-    dataset: str
-    question: str
-    sentence: str
-    answer: Span | None
 
 
 def is_held_out(dataset: str, group: str, percent: int = HELD_OUT_PERCENT) -> bool:
@@ -162,43 +149,11 @@ def load_examples(folder: Path, datasets: tuple[str, ...] | None = None) -> list
 
 def split(examples: list[QAExample]) -> tuple[list[QAExample], list[QAExample]]:
     """(training part, held-out part) by passage."""
-    train, held = [], []
+    train: list[QAExample] = []
+    held: list[QAExample] = []
     for example in examples:
         (held if is_held_out(example.dataset, example.group) else train).append(example)
     return train, held
-
-
-def sentence_pairs(example: QAExample, *, negatives: int, rng: random.Random) -> list[SentencePair]:
-    """The answer sentence (with its span) and up to `negatives` other sentences of the passage (no answer).
-
-    An answer crossing a sentence boundary gives no positive pair. Unanswerable examples give
-    `negatives + 1` sentences, all without answer.
-    """
-    sentences = split_sentences(example.context)
-    positive: int | None = None
-    span: Span | None = None
-    if example.answers:
-        answer = example.answers[0]
-        for i, sentence in enumerate(sentences):
-            if sentence.start <= answer.start and answer.end <= sentence.end:
-                positive, span = i, Span(answer.start - sentence.start, answer.end - sentence.start)
-                break
-        if positive is None:
-            return []
-    pairs = []
-    if positive is not None:
-        sentence = sentences[positive]
-        pairs.append(SentencePair(example.id, example.dataset, example.question,
-                                  example.context[sentence.start : sentence.end], span))
-    others = [i for i in range(len(sentences)) if i != positive]
-    rng.shuffle(others)
-    for i in others[: negatives + (positive is None)]:
-        sentence = sentences[i]
-        text = example.context[sentence.start : sentence.end]
-        if any(t in text for t in example.answer_texts):
-            continue  # the answer words appear here too: not a clean negative
-        pairs.append(SentencePair(example.id, example.dataset, example.question, text, None))
-    return pairs
 
 
 def load_conversations(folder: Path) -> list[dict]:

@@ -150,7 +150,7 @@ def save_reader(arrays: dict[str, np.ndarray], config: ReaderConfig, folder: Pat
     """Write the weights and their header (format version, config, training record, checksum)."""
     folder.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
     payload = buffer.getvalue()
     (folder / WEIGHTS_FILE).write_bytes(payload)
     header = {"format_version": FORMAT_VERSION, "config": asdict(config), "sha256": hashlib.sha256(payload).hexdigest(),
