@@ -96,6 +96,13 @@ def markdown(results: dict, plots: dict[str, str], docs_file: Path, out_dir: Pat
         "own encode call (the same call on the same texts), so load changes between two long passes cannot skew it.",
         "",
     ]
+    later = sorted(name for name, data in results.items()
+                   if name != "run" and str(data.get("written_at", "")) > str(run.get("written_at", "")))
+    if later and run.get("written_at"):
+        stamps = ", ".join(f"{name} ({results[name].get('written_at', '?')})" for name in later)
+        lines += [f"**Sections run on their own after that suite run:** {stamps}. "
+                  "Sections whose results are older than a change to the answering code show the code as it was then "
+                  "(sections 1-4 below predate the learned reader: their qa-news rows are the previous, rule-based reader's).", ""]
     lines += _goals(results)
     lines += _peers(results.get("peers"), plots)
     lines += _bbc(results.get("bbc"), plots)

@@ -42,7 +42,7 @@ class Settings:
     max_chunks_per_article: int = 2
     hits_read: int = 8  # retrieved chunks whose sentences are candidate answers
     reader_sentences: int = 6  # candidate sentences the span reader reads per question
-    reader_threads: int = 1  # threads for one question's reading (more threads were slower and erratic here)
+    reader_threads: int = 2  # threads for one question's reading: 2 beat 1 at p50 here, quiet or loaded (docs/benchmarks.md, section 7)
     reader_backend: str = "torch"  # "onnx-int8": the reader exported once to int8 ONNX, faster on CPU (pip install 'qa-news[onnx]')
     min_confidence: float | None = None  # None: the threshold calibrated with the reader (qa/reader/weights/calibration.json)
     max_question_chars: int = 1000
