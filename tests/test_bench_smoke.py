@@ -33,7 +33,7 @@ def test_smoke_run_succeeds_and_writes_every_section(smoke_run):
     completed, results, _ = smoke_run
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert sorted(p.name for p in results.glob("*.json")) == ["bbc.json", "onnx.json", "peers.json", "public_qa.json", "run.json",
-                                                               "scale.json"]
+                                                               "scale.json", "speed.json"]
     for path in results.glob("*.json"):
         data = json.loads(path.read_text())
         assert data["section"] == path.stem
@@ -70,12 +70,16 @@ def test_smoke_results_have_the_reported_fields(smoke_run):
     for figures in collection["systems"].values():
         assert figures["overall"]["answerable"] == 14
     assert public["multi_turn"]["conversations"] == 3
+    speed = json.loads((results / "speed.json").read_text())
+    demo = speed["collections"]["demo"]
+    assert demo["articles"] > 0 and all(v["samples"] == demo["questions"] for v in demo["latency_ms"].values())
 
 
 def test_smoke_report_is_rendered(smoke_run):
     _, _, docs = smoke_run
     text = docs.read_text()
-    for heading in ("# Benchmarks", "## Machine", "## 2. BBC News", "## 3. Scale", "## 1. Quality and speed", "## 5. Public QA (held-out)"):
+    for heading in ("# Benchmarks", "## Machine", "## 2. BBC News", "## 3. Scale", "## 1. Quality and speed", "## 5. Public QA (held-out)",
+                    "## 6. Confidence calibration", "## 7. Answering speed"):
         assert heading in text
     assert "nproc" in text and "Versions:" in text
     for image in [line.split("](")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]:
