@@ -13,9 +13,11 @@ import re
 import threading
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
+
+import numpy as np
 
 from embeddings.encoder import Encoder, load_encoder
 from qa.answer import NOT_FOUND_TEXT, answer_confidence, build_answer, score_sentences
@@ -25,7 +27,7 @@ from qa.errors import ConfigError, QuestionError
 from qa.index import NewsIndex, UpdateReport, build_index, check_dimension, load_index
 from qa.query import Query, build_query
 from qa.reader.calibration import Calibration, load_calibration
-from qa.reader.features import article_terms, candidates_from_hits, shortlist
+from qa.reader.features import Candidate, article_terms, candidates_from_hits, shortlist
 from qa.reader.model import Reading, SpanReader, read_header
 from qa.retrieve import allowed_rows, retrieve
 from qa.types import Answer, Article, Hit
@@ -157,23 +159,26 @@ class Assistant:
     def answer(self, query: Query) -> Answer:
         """Retrieve, shortlist, read and cite for a built Query."""
         settings = self.settings
-        vector = self.encoder.encode([query.retrieval_text])[0]
         allowed = allowed_rows(self.index, since=query.since, until=query.until)
         if allowed is not None and allowed.size == 0:
             return Answer(question=query.question, found=False, confidence=0.0,
                           text=f"No article in this collection is dated {_describe_range(query.since, query.until)} "
                                "(undated articles are left out once dates are given).")
-        hits = retrieve(self.index, vector, query.retrieval_text, settings=settings, top_k=max(query.top_k, settings.hits_read),
-                        allowed=allowed)
-        hits = prefer_articles(hits, query.context_articles)
-        candidates = candidates_from_hits(hits, self.index.sentences.__getitem__, query.terms, self.index.lexical.idf,
-                                          names=query.names, terms_of=self._article_terms)
-        shortlisted = shortlist(candidates, self.calibration.shortlist, settings.reader_sentences)
+        shortlisted = shortlist(self.candidates(query, allowed=allowed), self.calibration.shortlist, settings.reader_sentences)
         reading = self.reader.read(query.text, [candidate.text for candidate, _ in shortlisted])
         scored = score_sentences(shortlisted, reading, self.calibration)
         confidence = answer_confidence(scored, self.calibration)
         threshold = settings.min_confidence if settings.min_confidence is not None else self.calibration.threshold
         return build_answer(query, scored, confidence=confidence, threshold=threshold)
+
+    def candidates(self, query: Query, *, allowed: np.ndarray | None = None) -> list[Candidate]:
+        """Every sentence of the chunks retrieved for `query` (rows limited to `allowed`), with its shortlist features."""
+        vector = self.encoder.encode([query.retrieval_text])[0]
+        hits = retrieve(self.index, vector, query.retrieval_text, settings=self.settings,
+                        top_k=max(query.top_k, self.settings.hits_read), allowed=allowed)
+        hits = prefer_articles(hits, query.context_articles)
+        return candidates_from_hits(hits, self.index.sentences.__getitem__, query.terms, self.index.lexical.idf,
+                                    names=query.names, terms_of=self._article_terms)
 
 
 def prefer_articles(hits: list[Hit], article_ids: tuple[str, ...]) -> list[Hit]:
@@ -182,8 +187,6 @@ def prefer_articles(hits: list[Hit], article_ids: tuple[str, ...]) -> list[Hit]:
         return hits
     order = {article_id: position for position, article_id in enumerate(article_ids)}
     ranked = sorted(hits, key=lambda hit: (order.get(hit.article.id, len(order)), hit.rank))
-    from dataclasses import replace
-
     return [replace(hit, rank=rank) for rank, hit in enumerate(ranked, start=1)]
 
 
@@ -234,8 +237,6 @@ def clean_question(question: str, max_chars: int) -> str:
 
 def index_sources(sources: Sequence[str | Path], index_dir: Path, *, settings: Settings, encoder: Encoder | None = None, rebuild: bool = False, on_progress=None) -> UpdateReport:
     """Read sources (any mix of supported formats) and build or update the index at `index_dir`."""
-    from dataclasses import replace
-
     from qa.ingest import read_sources
 
     result = read_sources(list(sources), progress=settings.show_progress)

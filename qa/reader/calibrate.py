@@ -39,7 +39,6 @@ from qa.reader.features import (
     SHORTLIST_FEATURES,
     Candidate,
     LinearModel,
-    candidates_from_hits,
     shortlist,
 )
 from qa.reader.model import WEIGHTS_DIR, read_header
@@ -129,12 +128,7 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
 
     asked: list[Asked] = []
     for example in questions:
-        query = build_query(example.question, (), top_k=settings.top_k)
-        vector = encoder.encode([query.retrieval_text])[0]
-        from qa.retrieve import retrieve
-
-        hits = retrieve(index, vector, query.retrieval_text, settings=settings, top_k=max(query.top_k, settings.hits_read))
-        candidates = candidates_from_hits(hits, index.sentences.__getitem__, query.terms, index.lexical.idf, names=query.names)
+        candidates = assistant.candidates(build_query(example.question, (), top_k=settings.top_k))
         fit = int(hashlib.sha1(example.group.encode()).hexdigest(), 16) % 4 != 0
         asked.append(Asked(example, candidates, [holds_answer(c, example) for c in candidates], fit))
 

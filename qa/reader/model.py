@@ -336,15 +336,19 @@ def _load_reader(folder: Path, eager: bool = False) -> tuple[Any, Any, Any, Read
 
 
 def encode_pairs(tokenizer: Any, question: str, sentences: list[str], config: ReaderConfig) -> dict[str, Any]:
-    """Tokenise (question, sentence) pairs; `context_mask` marks the sentence tokens."""
+    """Tokenise one question with each sentence, the question cut to `max_question_tokens` word pieces."""
     question_ids = tokenizer(question, add_special_tokens=False, truncation=True, max_length=config.max_question_tokens)["input_ids"]
     question_text = tokenizer.decode(question_ids) if len(question_ids) >= config.max_question_tokens else question
-    batch = tokenizer([question_text] * len(sentences), sentences, truncation="only_second", max_length=config.max_length,
-                      padding=True, return_tensors="pt", return_offsets_mapping=True)
-    sequence_ids = [[s == 1 for s in batch.sequence_ids(i)] for i in range(len(sentences))]
+    return encode_question_sentence_pairs(tokenizer, [question_text] * len(sentences), sentences, config)
+
+
+def encode_question_sentence_pairs(tokenizer: Any, questions: list[str], sentences: list[str], config: ReaderConfig) -> dict[str, Any]:
+    """Tokenise (question, sentence) pairs, cutting only sentences; `context_mask` marks the sentence tokens."""
     import torch
 
-    batch["context_mask"] = torch.tensor(sequence_ids, dtype=torch.bool)
+    batch = tokenizer(questions, sentences, truncation="only_second", max_length=config.max_length,
+                      padding=True, return_tensors="pt", return_offsets_mapping=True)
+    batch["context_mask"] = torch.tensor([[s == 1 for s in batch.sequence_ids(i)] for i in range(len(sentences))], dtype=torch.bool)
     if "token_type_ids" not in batch:
         batch["token_type_ids"] = torch.zeros_like(batch["input_ids"])
     return batch

@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 
 from qa.metrics import auroc, exact_match, token_f1
-from qa.reader.data import QAExample, load_examples, split
+from qa.reader.data import HELD_OUT_PERCENT, QAExample, load_examples, split
 from qa.reader.model import (
     WEIGHTS_DIR,
     ReaderConfig,
     SpanReader,
     attach_lora,
     base_model_path,
+    encode_question_sentence_pairs,
     lora_arrays,
     save_reader,
 )
@@ -155,7 +156,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             questions = [g.question for g in members for _ in g.sentences]
             sentences = [s for g in members for s in g.sentences]
             try:
-                batch = encode_pairs_many(tokenizer, questions, sentences, config)
+                batch = encode_question_sentence_pairs(tokenizer, questions, sentences, config)
             except Exception as error:  # noqa: BLE001 - one untokenisable batch must not end an hour of training
                 print(f"skipped a batch at step {step}: {error}", flush=True)
                 continue
@@ -190,7 +191,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     arrays = lora_arrays(model, names, head)
     training_record = {"seed": args.seed, "questions": args.questions, "negatives": args.negatives, "epochs": args.epochs,
                        "lr": args.lr, "groups": len(groups), "seconds": round(trained_seconds, 1),
-                       "datasets": sorted(by_dataset), "held_out_percent": __import__("qa.reader.data", fromlist=["x"]).HELD_OUT_PERCENT}
+                       "datasets": sorted(by_dataset), "held_out_percent": HELD_OUT_PERCENT}
     out = Path(args.out)
     save_reader(arrays, config, out, training=training_record)
     scores = evaluate_reader(SpanReader(out, threads=args.threads), held_out, limit=args.eval_questions, seed=args.seed)
@@ -209,18 +210,6 @@ def _short_question(tokenizer: Any, group: Group, config: ReaderConfig) -> Group
     if len(ids) <= config.max_question_tokens:
         return group
     return Group(tokenizer.decode(ids[: config.max_question_tokens]), group.sentences, group.target, group.dataset)
-
-
-def encode_pairs_many(tokenizer: Any, questions: list[str], sentences: list[str], config: ReaderConfig) -> Any:
-    """`encode_pairs` for pairs whose questions differ."""
-    import torch
-
-    batch = tokenizer(questions, sentences, truncation="only_second", max_length=config.max_length, padding=True,
-                      return_tensors="pt", return_offsets_mapping=True)
-    batch["context_mask"] = torch.tensor([[s == 1 for s in batch.sequence_ids(i)] for i in range(len(sentences))], dtype=torch.bool)
-    if "token_type_ids" not in batch:
-        batch["token_type_ids"] = torch.zeros_like(batch["input_ids"])
-    return batch
 
 
 def evaluate_reader(reader: SpanReader, held_out: list[QAExample], *, limit: int, seed: int, max_sentences: int = 12) -> dict[str, Any]:
