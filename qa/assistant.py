@@ -30,7 +30,7 @@ from qa.reader.calibration import Calibration, load_calibration
 from qa.reader.features import Candidate, article_terms, candidates_from_hits, shortlist
 from qa.reader.model import Reading, SpanReader, read_header
 from qa.retrieve import allowed_rows, retrieve
-from qa.types import Answer, Article, Hit
+from qa.types import Answer, Article
 
 __all__ = ["NOT_FOUND_TEXT", "Assistant", "CollectionInfo", "ask", "clean_question", "default_assistant", "ensure_default_index",
            "index_sources"]
@@ -150,7 +150,8 @@ class Assistant:
         if not self._checked.is_set():
             check_dimension(self.index, self.encoder)
             self._checked.set()
-        query = build_query(question, parse_history(history), top_k=top_k or self.settings.top_k, since=since, until=until)
+        query = build_query(question, parse_history(history), top_k=top_k or self.settings.top_k, since=since, until=until,
+                            context_turns=self.settings.context_turns)
         if query.unresolved:
             return Answer(question=question, found=False, confidence=0.0,
                           text=f"“{query.unresolved}” has nobody to refer to in this conversation: ask again naming who you mean.")
@@ -176,18 +177,8 @@ class Assistant:
         vector = self.encoder.encode([query.retrieval_text])[0]
         hits = retrieve(self.index, vector, query.retrieval_text, settings=self.settings,
                         top_k=max(query.top_k, self.settings.hits_read), allowed=allowed)
-        hits = prefer_articles(hits, query.context_articles)
         return candidates_from_hits(hits, self.index.sentences.__getitem__, query.terms, self.index.lexical.idf,
                                     names=query.names, terms_of=self._article_terms)
-
-
-def prefer_articles(hits: list[Hit], article_ids: tuple[str, ...]) -> list[Hit]:
-    """Hits of the articles earlier answers cited first (a follow-up most likely asks about them), ranks renumbered."""
-    if not article_ids:
-        return hits
-    order = {article_id: position for position, article_id in enumerate(article_ids)}
-    ranked = sorted(hits, key=lambda hit: (order.get(hit.article.id, len(order)), hit.rank))
-    return [replace(hit, rank=rank) for rank, hit in enumerate(ranked, start=1)]
 
 
 def as_date(value: Any, name: str) -> dt.date | None:

@@ -41,6 +41,7 @@ class Settings:
     rrf_k: int = 60
     max_chunks_per_article: int = 2
     hits_read: int = 8  # retrieved chunks whose sentences are candidate answers
+    context_turns: int = 6  # earlier turns a follow-up reads: 3 -> 0.724, 6 -> 0.783, 8 -> 0.789 right story first on CoQA training stories (bench/followup_context.py)
     reader_sentences: int = 6  # candidate sentences the span reader reads per question
     reader_threads: int = 2  # threads for one question's reading: 2 beat 1 at p50 here, quiet or loaded (docs/benchmarks.md, section 7)
     reader_backend: str = "torch"  # "onnx-int8": the reader exported once to int8 ONNX, faster on CPU (pip install 'qa-news[onnx]')
@@ -50,7 +51,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "chunk_tokens", "top_k", "dense_candidates", "lexical_candidates",
-                    "rrf_k", "max_chunks_per_article", "hits_read", "reader_sentences", "reader_threads", "max_question_chars")
+                    "rrf_k", "max_chunks_per_article", "hits_read", "context_turns", "reader_sentences", "reader_threads", "max_question_chars")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

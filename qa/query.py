@@ -16,7 +16,6 @@ from qa.lexicon_en import (
 )
 from qa.text import content_terms
 
-CONTEXT_TURNS = 3  # earlier turns whose questions and answers a follow-up's retrieval reads
 SUBJECT_MAX_WORDS = 6  # a previous answer this short, and capitalised, stands in for "he"/"its"
 
 
@@ -64,11 +63,12 @@ class Query:
 
 
 def build_query(question: str, turns: Sequence[Turn], *, top_k: int, since: dt.date | None = None,
-                until: dt.date | None = None) -> Query:
+                until: dt.date | None = None, context_turns: int = 6) -> Query:
     """Resolve a (clean) question against earlier turns.
 
     A question that does not lean on context (no pronoun pointing outside it, more than a few
-    words) is read on its own, so unrelated earlier turns never change its answer.
+    words) is read on its own, so unrelated earlier turns never change its answer. A follow-up's
+    retrieval reads the questions and answers of the last `context_turns` turns.
     """
     kind = answer_type(question)
     if not leans_on_context(question):
@@ -78,7 +78,7 @@ def build_query(question: str, turns: Sequence[Turn], *, top_k: int, since: dt.d
         if pronoun is not None and not _names_someone(question):
             return Query(question, question, kind, top_k, since, until, unresolved=pronoun.group())
         return Query(question, question, kind, top_k, since, until)
-    recent = list(turns)[-CONTEXT_TURNS:]
+    recent = list(turns)[-context_turns:]
     context = " ".join(part for turn in reversed(recent) for part in (turn.answer if turn.found else None, turn.question) if part)
     articles = tuple(dict.fromkeys(a for turn in reversed(recent) if turn.found for a in turn.article_ids[:1]))
     subject = next((turn.answer for turn in reversed(recent) if turn.found and turn.answer), None)

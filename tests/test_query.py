@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from qa.conversation import Turn
-from qa.query import CONTEXT_TURNS, Query, build_query
+from qa.query import Query, build_query
 
 MAYOR = Turn("Who is the mayor of Port Selin?", "Tomas Varga", ("harbour", "festival"), True)
 DIRECTOR = Turn("Who directed the opening film of the festival?", "Lena Moritz", ("festival",), True)
@@ -42,10 +42,10 @@ def test_a_follow_up_carries_the_recent_turns_for_retrieval():
 
 def test_only_the_last_turns_are_read_most_recent_first():
     turns = tuple(Turn(f"Question {n} about boats?", f"Answer{n}", (f"article-{n}",), True) for n in range(5))
-    query = build_query("And then?", turns, top_k=5)
-    assert CONTEXT_TURNS == 3
+    query = build_query("And then?", turns, top_k=5, context_turns=3)
     assert query.context == "Answer4 Question 4 about boats? Answer3 Question 3 about boats? Answer2 Question 2 about boats?"
     assert query.context_articles == ("article-4", "article-3", "article-2")
+    assert build_query("And then?", turns, top_k=5, context_turns=1).context == "Answer4 Question 4 about boats?"
 
 
 def test_answers_of_turns_that_found_nothing_are_not_carried():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -46,8 +47,14 @@ class Group:
     dataset: str
 
 
-def make_group(example: QAExample, negatives: int, rng: random.Random) -> Group | None:
-    """The answer sentence plus `negatives` other sentences of the passage, shuffled; None if unusable."""
+def make_group(example: QAExample, negatives: int, rng: random.Random, *, withhold_answer: bool = False) -> Group | None:
+    """The answer sentence plus `negatives` other sentences of the passage, shuffled; None if unusable.
+
+    Half of the other sentences are those sharing most words with the question (what the shortlist
+    puts beside the answer at answer time), the rest random. With `withhold_answer` the answer
+    sentence is left out and the group becomes unanswerable: an on-topic passage that lacks the asked
+    fact, the case abstention finds hardest and Disfl-QA alone covers thinly.
+    """
     spans = split_sentences(example.context)
     texts = [example.context[s.start : s.end] for s in spans]
     positive, answer = None, None
@@ -61,7 +68,13 @@ def make_group(example: QAExample, negatives: int, rng: random.Random) -> Group 
             return None
     others = [i for i in range(len(texts)) if i != positive and not any(t in texts[i] for t in example.answer_texts)]
     rng.shuffle(others)
-    chosen = others[: negatives + (positive is None)]
+    question_words = set(_WORD.findall(example.question.lower()))
+    by_overlap = sorted(others, key=lambda i: -len(question_words & set(_WORD.findall(texts[i].lower()))))
+    wanted = negatives + (positive is None or withhold_answer)
+    hard = by_overlap[: (wanted + 1) // 2]
+    chosen = hard + [i for i in others if i not in hard][: wanted - len(hard)]
+    if withhold_answer:
+        positive = None
     if positive is not None:
         chosen.append(positive)
     if not chosen:
@@ -69,6 +82,9 @@ def make_group(example: QAExample, negatives: int, rng: random.Random) -> Group 
     rng.shuffle(chosen)
     target = (chosen.index(positive), answer) if positive is not None and answer is not None else None
     return Group(example.question, tuple(texts[i] for i in chosen), target, example.dataset)
+
+
+_WORD = re.compile(r"\w{3,}")
 
 
 def token_targets(batch: Any, row: int, answer: Span) -> tuple[int, int] | None:
@@ -132,8 +148,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     chosen = [e for name, items in sorted(by_dataset.items())
               for e in items[: int(args.questions * DATASET_WEIGHTS.get(name, 0.0) / total_weight)]]
     rng.shuffle(chosen)
-    groups = [g for e in chosen if (g := make_group(e, args.negatives, rng)) is not None]
-    print(f"{len(examples)} examples, {len(training)} for training, {len(held_out)} held out; {len(groups)} training groups", flush=True)
+    groups = [g for e in chosen
+              if (g := make_group(e, args.negatives, rng,
+                                  withhold_answer=e.answerable and rng.random() < args.withheld_share)) is not None]
+    unanswerable_groups = sum(g.target is None for g in groups)
+    print(f"{len(examples)} examples, {len(training)} for training, {len(held_out)} held out; {len(groups)} training groups ({unanswerable_groups} unanswerable)", flush=True)
 
     path = base_model_path(config.base_model)
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -189,7 +208,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     trained_seconds = time.time() - began
     model.eval()
     arrays = lora_arrays(model, names, head)
-    training_record = {"seed": args.seed, "questions": args.questions, "negatives": args.negatives, "epochs": args.epochs,
+    training_record = {"seed": args.seed, "questions": args.questions, "negatives": args.negatives, "withheld_share": args.withheld_share,
+                       "unanswerable_groups": unanswerable_groups, "epochs": args.epochs,
                        "lr": args.lr, "groups": len(groups), "seconds": round(trained_seconds, 1),
                        "datasets": sorted(by_dataset), "held_out_percent": HELD_OUT_PERCENT}
     out = Path(args.out)
@@ -212,12 +232,14 @@ def _short_question(tokenizer: Any, group: Group, config: ReaderConfig) -> Group
     return Group(tokenizer.decode(ids[: config.max_question_tokens]), group.sentences, group.target, group.dataset)
 
 
-def evaluate_reader(reader: SpanReader, held_out: list[QAExample], *, limit: int, seed: int, max_sentences: int = 12) -> dict[str, Any]:
+def evaluate_reader(reader: SpanReader, held_out: list[QAExample], *, limit: int, seed: int, max_sentences: int = 12,
+                    withheld: int = 100) -> dict[str, Any]:
     """Gold-passage scores on held-out questions: the reader reads every sentence of the passage.
 
     Reports, per dataset: sentence@1 (the best-scored sentence holds the gold span), span EM and
-    F1 of the best span, and for Disfl-QA the AUROC of `1 - no_answer` between answerable and
-    unanswerable questions.
+    F1 of the best span, for Disfl-QA the AUROC of `1 - no_answer` between answerable and
+    unanswerable questions, and for every dataset the same AUROC against up to `withheld` of its
+    answerable questions read with their answer sentences left out (on-topic, no answer).
     """
     rng = random.Random(seed)
     by_dataset: dict[str, list[QAExample]] = defaultdict(list)
@@ -227,7 +249,7 @@ def evaluate_reader(reader: SpanReader, held_out: list[QAExample], *, limit: int
     for dataset, items in sorted(by_dataset.items()):
         rng.shuffle(items)
         picked = items[: max(1, limit // len(by_dataset))]
-        exact, f1, at_one, answerable_scores, unanswerable_scores = [], [], [], [], []
+        exact, f1, at_one, answerable_scores, unanswerable_scores, withheld_scores = [], [], [], [], [], []
         for example in picked:
             spans = split_sentences(example.context)[:max_sentences]
             texts = [example.context[s.start : s.end] for s in spans]
@@ -246,10 +268,15 @@ def evaluate_reader(reader: SpanReader, held_out: list[QAExample], *, limit: int
             f1.append(token_f1(predicted, example.answer_texts))
             gold = example.answers[0]
             at_one.append(float(spans[best].start <= gold.start < spans[best].end))
+            rest = [t for t in texts if not any(a in t for a in example.answer_texts)]
+            if len(withheld_scores) < withheld and 0 < len(rest) < len(texts):
+                withheld_scores.append(1 - reader.read(example.question, rest).no_answer)
         entry: dict[str, Any] = {"questions": len(exact), "sentence_at_1": _mean(at_one), "span_em": _mean(exact), "span_f1": _mean(f1)}
         if unanswerable_scores:
             entry["unanswerable"] = len(unanswerable_scores)
             entry["abstention_auroc"] = round(auroc(answerable_scores, unanswerable_scores), 3)
+        if withheld_scores:
+            entry["withheld_auroc"] = round(auroc(answerable_scores, withheld_scores), 3)
         results[dataset] = entry
     return results
 
@@ -264,6 +291,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=str(WEIGHTS_DIR), help="where the weights go (default: the package's own)")
     parser.add_argument("--questions", type=int, default=10000, help="training questions, shared out by DATASET_WEIGHTS")
     parser.add_argument("--negatives", type=int, default=2, help="other sentences of the passage per question")
+    parser.add_argument("--withheld-share", type=float, default=0.2,
+                        help="share of answerable questions trained as unanswerable with their answer sentence left out")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--groups-per-step", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1.5e-3)
