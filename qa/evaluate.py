@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from qa.errors import IngestError
-from qa.metrics import normalize_answer, token_f1
+from qa.metrics import contains_answer, normalize_answer, token_f1
 from qa.types import Answer
 
 
@@ -77,7 +77,7 @@ def score_item(item: EvalItem, answer: Answer, seconds: float) -> dict:
     return {
         "id": item.id, "type": item.type, "answerable": item.answerable, "found": answer.found,
         "hit@1": rank == 1, "hit@5": rank is not None and rank <= 5, "rr": 1.0 / rank if rank else 0.0,
-        "contained": answer.found and any(normalize_answer(g) in normalize_answer(answer.text) for g in item.answers),
+        "contained": answer.found and bool(contains_answer(answer.text, item.answers)),  # whole words: "10" is not in "2010"
         "em": max((float(normalize_answer(span) == normalize_answer(g)) for g in item.answers), default=0.0) if span else 0.0,
         "f1": max((span_f1(span, g) for g in item.answers), default=0.0) if span else 0.0,
         "seconds": seconds, "answer": answer.text, "span": answer.span, "confidence": answer.confidence,
@@ -91,7 +91,7 @@ def summarize(rows: list[dict]) -> dict:
         answerable = [r for r in subset if r["answerable"]]
         unanswerable = [r for r in subset if not r["answerable"]]
         abstained = [r for r in subset if not r["found"]]
-        out = {"questions": len(subset)}
+        out: dict[str, float | None] = {"questions": len(subset)}
         if answerable:
             n = len(answerable)
             out.update({

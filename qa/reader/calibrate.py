@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
+import shutil
 import tempfile
 import time
 from collections import defaultdict
@@ -117,20 +118,23 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
         articles[article.id] = article
     settings = Settings.from_env(show_progress=False)
     work = Path(tempfile.mkdtemp(prefix="qa-calibrate-"))
-    from embeddings.encoder import load_encoder
+    try:
+        from embeddings.encoder import load_encoder
 
-    encoder = encoder or load_encoder(settings.model_name, backend=settings.encoder_backend)
-    build_index(list(articles.values()), work / "index", settings=settings, encoder=encoder, rebuild=True)
-    index = load_index(work / "index", settings=settings.with_(model_name=encoder.name))
-    assistant = Assistant(index, settings=settings, encoder=encoder, reader=reader or _span_reader(args), calibration=neutral_calibration())
-    print(f"collection: {len(articles)} passages, {len(questions)} questions ({sum(not q.answerable for q in questions)} "
-          f"unanswerable, {len(off_collection)} about passages outside it), indexed in {time.time() - began:.0f} s", flush=True)
+        encoder = encoder or load_encoder(settings.model_name, backend=settings.encoder_backend)
+        build_index(list(articles.values()), work / "index", settings=settings, encoder=encoder, rebuild=True)
+        index = load_index(work / "index", settings=settings.with_(model_name=encoder.name))
+        assistant = Assistant(index, settings=settings, encoder=encoder, reader=reader or _span_reader(args), calibration=neutral_calibration())
+        print(f"collection: {len(articles)} passages, {len(questions)} questions ({sum(not q.answerable for q in questions)} "
+              f"unanswerable, {len(off_collection)} about passages outside it), indexed in {time.time() - began:.0f} s", flush=True)
 
-    asked: list[Asked] = []
-    for example in questions:
-        candidates = assistant.candidates(build_query(example.question, (), top_k=settings.top_k))
-        fit = int(hashlib.sha1(example.group.encode()).hexdigest(), 16) % 4 != 0
-        asked.append(Asked(example, candidates, [holds_answer(c, example) for c in candidates], fit))
+        asked: list[Asked] = []
+        for example in questions:
+            candidates = assistant.candidates(build_query(example.question, (), top_k=settings.top_k))
+            fit = int(hashlib.sha1(example.group.encode()).hexdigest(), 16) % 4 != 0
+            asked.append(Asked(example, candidates, [holds_answer(c, example) for c in candidates], fit))
+    finally:  # the temporary collection is only needed to ask the questions
+        shutil.rmtree(work, ignore_errors=True)
 
     fitting = [a for a in asked if a.fit and a.candidates]
     rows = np.array([c.vector(SHORTLIST_FEATURES) for a in fitting for c in a.candidates])

@@ -249,7 +249,8 @@ def evaluate_reader(reader: SpanReader, held_out: list[QAExample], *, limit: int
     for dataset, items in sorted(by_dataset.items()):
         rng.shuffle(items)
         picked = items[: max(1, limit // len(by_dataset))]
-        exact, f1, at_one, answerable_scores, unanswerable_scores, withheld_scores = [], [], [], [], [], []
+        exact, f1, at_one, answerable_scores, unanswerable_scores = [], [], [], [], []
+        withheld_scores: list[float] = []
         for example in picked:
             spans = split_sentences(example.context)[:max_sentences]
             texts = [example.context[s.start : s.end] for s in spans]
