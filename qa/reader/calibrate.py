@@ -3,9 +3,10 @@
     python -m qa.reader.calibrate --data ../shared/qa-train
 
 Passages of the *training* part of the public QA data become a collection of articles, indexed
-with the real encoder; its questions (Disfl-QA's unanswerable ones included, so abstention is
-fit on questions whose topic is in the collection) go through retrieval and the trained reader
-as in `Assistant.ask`. Questions are split by passage: three quarters fit the three logistic
+with the real encoder; its questions go through retrieval and the trained reader as in
+`Assistant.ask`. Abstention learns from three kinds of questions the collection cannot answer:
+Disfl-QA's unanswerable ones, questions about passages left out, and questions whose passage is
+indexed without the sentences that hold their answer (on-topic, from every dataset). Questions are split by passage: three quarters fit the three logistic
 regressions, the rest chooses the threshold (the confidence below which at most
 `--false-not-found` of answerable questions fall) and measures calibration. Deterministic for a
 seed; prints its time and scores. Needs scikit-learn (`pip install 'qa-news[train]'`).
@@ -20,7 +21,7 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,17 @@ def passage_article(example: QAExample) -> Any:
     return make_article(title, example.context, url=f"public://{example.dataset}/{example.group}")
 
 
-def answerable_here(example: QAExample, off_collection: set[str]) -> bool:
-    return example.answerable and example.id not in off_collection
+def without_answer(example: QAExample) -> str:
+    """The passage without the sentences that hold any of the example's answers."""
+    from qa.text import split_sentences
+
+    kept = [example.context[s.start : s.end] for s in split_sentences(example.context)]
+    return " ".join(t for t in kept if not any(a in t for a in example.answer_texts))
+
+
+def answerable_here(example: QAExample, beyond_collection: set[str]) -> bool:
+    """Whether the collection holds the example's answer (`beyond_collection`: ids of questions it cannot answer)."""
+    return example.answerable and example.id not in beyond_collection
 
 
 def holds_answer(candidate: Candidate, example: QAExample) -> int:
@@ -110,12 +120,25 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
     # Questions about passages left out of the collection: what a user asks that the archive does not cover.
     in_collection = set(chosen_groups)
     outside = [g for g in groups if g not in in_collection and g[0] in DATASETS][: args.off_collection]
-    off_collection = {by_group[g][0].id for g in outside}
+    beyond_collection = {by_group[g][0].id for g in outside}
+    withheld: set[str] = set()
     questions.extend(by_group[g][0] for g in outside)
     articles = {}
     for group in chosen_groups:
         article = passage_article(by_group[group][0])
         articles[article.id] = article
+    # On-topic questions the collection cannot answer, from every dataset: a passage goes in without the
+    # sentences that hold its question's answer (the article is about the topic, the fact is missing).
+    taken = in_collection | set(outside)
+    withheld_passages = [g for g in groups if g not in taken and any(e.answerable for e in by_group[g])]
+    for group in withheld_passages[: args.withheld]:
+        example = next(e for e in by_group[group] if e.answerable)
+        article = passage_article(replace(example, context=without_answer(example)))
+        if article.body.strip():
+            articles[article.id] = article
+            beyond_collection.add(example.id)
+            withheld.add(example.id)
+            questions.append(example)
     settings = Settings.from_env(show_progress=False)
     work = Path(tempfile.mkdtemp(prefix="qa-calibrate-"))
     try:
@@ -126,7 +149,7 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
         index = load_index(work / "index", settings=settings.with_(model_name=encoder.name))
         assistant = Assistant(index, settings=settings, encoder=encoder, reader=reader or _span_reader(args), calibration=neutral_calibration())
         print(f"collection: {len(articles)} passages, {len(questions)} questions ({sum(not q.answerable for q in questions)} "
-              f"unanswerable, {len(off_collection)} about passages outside it), indexed in {time.time() - began:.0f} s", flush=True)
+              f"unanswerable, {len(beyond_collection) - len(withheld)} about passages outside it, {len(withheld)} with the answer left out), indexed in {time.time() - began:.0f} s", flush=True)
 
         asked: list[Asked] = []
         for example in questions:
@@ -148,7 +171,7 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
         reading = assistant.reader.read(item.example.question,
                                         [c.text for c, _ in chosen])
         read.append((item, chosen, reading))
-        if answerable_here(item.example, off_collection) and any(item.labels):
+        if answerable_here(item.example, beyond_collection) and any(item.labels):
             recall.append(float(any(holds_answer(c, item.example) for c, _ in chosen)))
     neutral = neutral_calibration()
     sentence_rows, sentence_labels = [], []
@@ -172,10 +195,11 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
         features = confidence_features(scored)
         confidence_rows[item.fit].append([features[name] for name in CONFIDENCE_FEATURES])
         confidence_labels[item.fit].append(holds_answer(scored[0].candidate, item.example)
-                                           if answerable_here(item.example, off_collection) else 0)
+                                           if answerable_here(item.example, beyond_collection) else 0)
         if not item.fit:
-            answerable_flags.append(answerable_here(item.example, off_collection))
-            kinds.append("off_collection" if item.example.id in off_collection else
+            answerable_flags.append(answerable_here(item.example, beyond_collection))
+            kinds.append("withheld_answer" if item.example.id in withheld else
+                         "off_collection" if item.example.id in beyond_collection else
                          "answerable" if item.example.answerable else "on_topic_unanswerable")
     confidence_model = fit_logistic(np.array(confidence_rows[True]), np.array(confidence_labels[True]), CONFIDENCE_FEATURES, args.seed)
     check = confidence_model.probability(np.array(confidence_rows[False])) if confidence_rows[False] else np.zeros(0)
@@ -187,7 +211,7 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
         "fit_questions": sum(a.fit for a in asked), "threshold_questions": sum(not a.fit for a in asked),
         "false_not_found_target": args.false_not_found,
         "shortlist_recall": round(float(np.mean(recall)), 3) if recall else None,
-        "off_collection_questions": len(off_collection),
+        "off_collection_questions": len(beyond_collection) - len(withheld), "withheld_answer_questions": len(withheld),
         "check": _check_scores(check, check_labels, answerable, threshold),
         "caught_by_kind": {kind: round(float((check[np.array(kinds) == kind] < threshold).mean()), 3)
                            for kind in sorted(set(kinds))} if kinds else {},
@@ -243,6 +267,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--passages", type=int, default=1500, help="passages in the collection, split equally over the datasets")
     parser.add_argument("--questions-per-passage", type=int, default=1)
     parser.add_argument("--off-collection", type=int, default=300, help="questions about passages left out of the collection")
+    parser.add_argument("--withheld", type=int, default=300,
+                        help="questions whose passage is indexed without the sentences holding the answer")
     parser.add_argument("--false-not-found", type=float, default=0.05, help="share of answerable questions allowed below the threshold")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=13)
