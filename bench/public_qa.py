@@ -663,7 +663,7 @@ def history_variants() -> tuple[dict[str, Callable], dict[str, str]]:
     if metadata is not None:
         def messages(questions, records):
             out = []
-            for question, record in zip(questions, records):
+            for question, record in zip(questions, records, strict=False):
                 out.append({"role": "user", "content": question})
                 message = {"role": "assistant", "content": record["text"]}
                 if record.get("answer") is not None:  # None: that turn raised an error

@@ -122,7 +122,7 @@ def measure(directory: Path, queries_file: Path, truth_file: Path, sweep: bool) 
         index.search(query, RETRIEVAL_K)
     timings = {TOP_K: [], RETRIEVAL_K: []}
     found = []
-    for query, expected in zip(queries, truth):
+    for query, expected in zip(queries, truth, strict=True):
         for top_k in (TOP_K, RETRIEVAL_K):
             started = time.perf_counter()
             _, ids = index.search(query, top_k)
@@ -149,7 +149,7 @@ def measure(directory: Path, queries_file: Path, truth_file: Path, sweep: bool) 
             for nprobe in sorted({max(1, default // 4), max(1, default // 2), default, default * 2, default * 4}):
                 index.nprobe = min(nprobe, index.nlist)
                 seconds, recall = [], []
-                for query, expected in zip(queries, truth):
+                for query, expected in zip(queries, truth, strict=True):
                     started = time.perf_counter()
                     _, ids = index.search(query, RETRIEVAL_K)
                     seconds.append(time.perf_counter() - started)

@@ -111,7 +111,7 @@ class VectorCache:
             vectors = encode_missing(missing)
             with self._lock:
                 self.misses += len(missing)
-                for text, vector in zip(missing, vectors):
+                for text, vector in zip(missing, vectors, strict=True):
                     vector = np.array(vector, dtype=np.float32)
                     vector.flags.writeable = False
                     found[text] = vector
@@ -163,13 +163,17 @@ class TokenCounter:
     def offsets(self, text: str) -> list[tuple[int, int]] | None:
         if not self.splittable:
             return None
-        return [tuple(o) for o in self._tokenizer.encode(text, add_special_tokens=False).offsets]
+        return [(start, end) for start, end in self._tokenizer.encode(text, add_special_tokens=False).offsets]
 
 
 class CachingEncoder:
     """Shared `encode`: calls of at most `CACHED_CALL_MAX` texts go through `self.cache`; subclasses embed in `_encode`."""
 
     cache: VectorCache
+
+    @property
+    def dimension(self) -> int:
+        raise NotImplementedError
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         if not texts:
@@ -510,7 +514,7 @@ def _export_full(model_dir: Path, destination: Path) -> None:
             self.model = model
 
         def forward(self, *inputs):
-            return self.model(**dict(zip(names, inputs))).last_hidden_state
+            return self.model(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
     staging = destination.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{destination.name}")
     try:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import mmap
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +82,7 @@ class VectorIndex:
         self.nlist = max(1, min(nlist or ivf_lists(len(vectors)), len(vectors) // 39))
         self.nprobe = min(self.nlist, nprobe or ivf_probes(self.nlist))
         self.rerank = rerank
-        self._index = None
+        self._index: Any = None
         if kind == HNSW:
             self._index = _build_hnsw(vectors, hnsw_m, ef_search)
         elif kind == IVF_SQ8:
@@ -99,7 +101,7 @@ class VectorIndex:
         own = 0 if isinstance(self.vectors, np.memmap) else self.vectors.nbytes
         if self._index is None:
             return own
-        import faiss
+        faiss = _faiss()
 
         if self.kind == IVF_SQ8:
             invlists = self._index.invlists
@@ -144,7 +146,7 @@ class VectorIndex:
         The scan is memory-bound, so one thread is as fast as two here, and unlike a BLAS
         product it never waits for a thread pool, which costs 10 ms or more on a busy machine.
         """
-        import faiss
+        faiss = _faiss()
 
         rows = self.vectors if allowed is None else self.vectors[allowed]
         rows = np.ascontiguousarray(rows, dtype=np.float32)
@@ -154,7 +156,7 @@ class VectorIndex:
         return scores[positions], positions if allowed is None else allowed[positions]
 
     def _approximate(self, query: np.ndarray, top_k: int, *, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        import faiss
+        faiss = _faiss()
 
         selector = bitmap = None
         if allowed is not None:
@@ -184,7 +186,7 @@ class VectorIndex:
 
     def save(self, directory: Path) -> list[str]:
         """Write the vectors (and the FAISS structure when approximate); returns the file names written."""
-        import faiss
+        faiss = _faiss()
 
         directory = Path(directory)
         target = directory / VECTORS_FILE
@@ -206,7 +208,7 @@ class VectorIndex:
     @classmethod
     def load(cls, directory: Path) -> VectorIndex:
         """Read an index written by `save`; the vectors are memory-mapped, not read into memory."""
-        import faiss
+        faiss = _faiss()
 
         directory = Path(directory)
         config = json.loads((directory / CONFIG_FILE).read_text())
@@ -238,10 +240,8 @@ class VectorIndex:
 def _advise_random(vectors: np.ndarray) -> None:
     mapping = getattr(vectors, "_mmap", None)
     if mapping is not None and hasattr(mapping, "madvise") and hasattr(mmap, "MADV_RANDOM"):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             mapping.madvise(mmap.MADV_RANDOM)
-        except (OSError, ValueError):
-            pass
 
 
 def _build_hnsw(vectors: np.ndarray, m: int, ef_search: int):
@@ -279,3 +279,10 @@ def _top(scores: np.ndarray, top_k: int) -> np.ndarray:
         return np.argsort(-scores, kind="stable")
     part = np.argpartition(-scores, top_k)[:top_k]
     return part[np.argsort(-scores[part], kind="stable")]
+
+
+def _faiss() -> Any:
+    """FAISS, imported on first use (its SWIG bindings have no usable type information)."""
+    import faiss
+
+    return faiss

@@ -37,7 +37,7 @@ def score_sentences(shortlisted: list[tuple[Candidate, float]], reading: Reading
     if not shortlisted:
         return []
     rows = []
-    for (candidate, logit), sentence_reading in zip(shortlisted, reading.sentences):
+    for (candidate, logit), sentence_reading in zip(shortlisted, reading.sentences, strict=True):
         features = {
             "shortlist_logit": logit,
             "log_answer_probability": math.log(max(sentence_reading.answer_probability, _FLOOR)),
@@ -51,7 +51,7 @@ def score_sentences(shortlisted: list[tuple[Candidate, float]], reading: Reading
         rows.append((candidate, sentence_reading, features))
     matrix = np.array([[f[name] for name in SENTENCE_FEATURES] for _, _, f in rows])
     probabilities = calibration.sentence.probability(matrix)
-    scored = [ScoredSentence(c, r, f, float(p)) for (c, r, f), p in zip(rows, probabilities)]
+    scored = [ScoredSentence(c, r, f, float(p)) for (c, r, f), p in zip(rows, probabilities, strict=True)]
     return sorted(scored, key=lambda s: (-s.probability, s.candidate.article.id, s.candidate.span.start))
 
 

@@ -258,7 +258,7 @@ def write_index(
             "corpus_hash": corpus_hash(articles),
             "chunking": chunking,
             "index_kind": vector_index.kind,
-            "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "date_range": [min(dates).isoformat(), max(dates).isoformat()] if dates else None,
             "files": {name: _checksum(staging / name) for name in files},
         }

@@ -59,7 +59,7 @@ def retrieve(
         fused[int(row)] = fused.get(int(row), 0.0) + 1.0 / (settings.rrf_k + rank + 1)
     for rank, row in enumerate(lexical_ids):
         fused[int(row)] = fused.get(int(row), 0.0) + 1.0 / (settings.rrf_k + rank + 1)
-    dense_by_row = {int(r): float(s) for r, s in zip(dense_ids, dense_scores)}
+    dense_by_row = {int(r): float(s) for r, s in zip(dense_ids, dense_scores, strict=True)}
 
     hits: list[Hit] = []
     per_article: dict[str, int] = {}

@@ -96,7 +96,7 @@ def test_eight_threads_give_the_serial_answers(fake_index):
     order = list(range(len(QUESTIONS))) * 2
     random.Random(8).shuffle(order)
     concurrent = ask_concurrently(shared, [QUESTIONS[i] for i in order])
-    for position, answer in zip(order, concurrent):
+    for position, answer in zip(order, concurrent, strict=True):
         assert answer == serial[position], QUESTIONS[position][0]
 
 
@@ -169,7 +169,7 @@ def test_real_model_eight_threads_give_the_serial_answers(demo_index):
     order = list(range(len(DEMO_QUESTIONS))) * 2
     random.Random(9).shuffle(order)
     concurrent = ask_concurrently(shared, [DEMO_QUESTIONS[i] for i in order])
-    for position, answer in zip(order, concurrent):
+    for position, answer in zip(order, concurrent, strict=True):
         assert answer == serial[position], DEMO_QUESTIONS[position][0]
 
 

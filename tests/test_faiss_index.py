@@ -97,7 +97,7 @@ def test_flat_save_load_round_trip(tmp_path):
     assert loaded.kind == "flat"
     np.testing.assert_array_equal(loaded.vectors, vectors)
     query = normalized(1, 12, seed=9)[0]
-    for left, right in zip(index.search(query, 5), loaded.search(query, 5)):
+    for left, right in zip(index.search(query, 5), loaded.search(query, 5), strict=True):
         np.testing.assert_array_equal(left, right)
 
 

@@ -250,7 +250,7 @@ def _festival_sentences() -> list[str]:
 def _assert_sound(reading: Reading, sentences: list[str]) -> None:
     assert len(reading.sentences) == len(sentences)
     assert 0.0 <= reading.no_answer <= 1.0
-    for sentence, found in zip(sentences, reading.sentences):
+    for sentence, found in zip(sentences, reading.sentences, strict=True):
         assert 0.0 <= found.answer_probability <= found.mass <= 1.0
         if found.answer is not None:
             assert 0 <= found.answer.start < found.answer.end <= len(sentence)

@@ -89,7 +89,7 @@ def merge_duplicates(articles: Sequence[Article]) -> tuple[list[Article], int]:
 
 def make_shingles(words: Sequence[str]) -> Shingles:
     """The set of `SHINGLE_WORDS`-word runs of a word list."""
-    return frozenset(map(" ".join, zip(*(words[start:] for start in range(SHINGLE_WORDS)))))
+    return frozenset(map(" ".join, zip(*(words[start:] for start in range(SHINGLE_WORDS)), strict=False)))
 
 
 def containment(a: Shingles, b: Shingles) -> float:
@@ -119,7 +119,7 @@ def _group_by_shingles(items: list[Article], bodies: list[str]) -> dict[Shingles
     A truncated body's last word may be cut off, so it is left out.
     """
     groups: dict[Shingles, list[int]] = {}
-    for index, (article, body) in enumerate(zip(items, bodies)):
+    for index, (article, body) in enumerate(zip(items, bodies, strict=True)):
         words = _WORD.findall(body)
         if article.truncated:
             words = words[:-1]

@@ -76,7 +76,7 @@ def disambiguate_ids(articles: list[Article]) -> list[Article]:
         if len(members) < 2:
             continue
         by_source = [hash_text(f"{articles[i].id}\n{articles[i].source}", 16) for i in members]
-        for index, new_id in zip(members, by_source):
+        for index, new_id in zip(members, by_source, strict=False):
             if by_source.count(new_id) > 1:
                 new_id = hash_text(f"{articles[index].id}\n{articles[index].content_hash}", 16)
             result[index] = replace(articles[index], id=new_id)

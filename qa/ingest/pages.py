@@ -80,11 +80,11 @@ def read_search_page(text: str, source: str) -> Parsed:
         return skip_file(source, "looks like a search-result page but holds no title/body pairs")
     page_date = next((line.date for line in lines[: starts[0]] if line.date), None)
     boundaries = sorted(starts + orphans)  # an article's body ends at the next title, orphan or not
-    following = dict(zip(boundaries, boundaries[1:]))
+    following = dict(zip(boundaries, boundaries[1:], strict=False))
     ends = [following.get(start, len(lines)) for start in starts]
     articles = tuple(
         _make_page_article(lines[start], lines[start + 1 : end], source, page_date)
-        for start, end in zip(starts, ends)
+        for start, end in zip(starts, ends, strict=True)
     )
     skipped = tuple(Skipped(source, f"title {lines[i].text!r} has no body (the next line is another title)") for i in orphans)
     return Parsed(articles=tuple(article for article in articles if article is not None), skipped=skipped)
@@ -186,7 +186,7 @@ def _count_alternating_pairs(lines: list[str]) -> int:
         previous_blank = False
     if len(paragraphs) < 2 or len(paragraphs) % 2:
         return 0
-    for title, body in zip(paragraphs[::2], paragraphs[1::2]):
+    for title, body in zip(paragraphs[::2], paragraphs[1::2], strict=False):
         if len(title) != 1 or not _is_title_like(title[0]) or len(" ".join(body)) <= len(title[0]):
             return 0
     return len(paragraphs) // 2

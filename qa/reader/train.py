@@ -92,7 +92,7 @@ def token_targets(batch: Any, row: int, answer: Span) -> tuple[int, int] | None:
     offsets = batch["offset_mapping"][row].tolist()
     context = batch["context_mask"][row].tolist()
     start = end = None
-    for position, ((a, b), inside) in enumerate(zip(offsets, context)):
+    for position, ((a, b), inside) in enumerate(zip(offsets, context, strict=True)):
         if not inside:
             continue
         if start is None and b > answer.start:
