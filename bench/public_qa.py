@@ -137,9 +137,11 @@ def title_of(dataset: str, title: str, body: str) -> str:
 
 def load_held_out(folder: Path) -> tuple[list, dict]:
     """The held-out examples of the open-collection sets, minus passages that are training text elsewhere."""
-    from qa.reader.data import load_examples, split
+    from qa.reader.data import BROKEN_QUESTION, load_examples, split
 
-    training, held = split(load_examples(folder, OPEN_DATASETS))  # the loader leaves out Disfl-QA's "#VALUE!" questions
+    training, held = split(load_examples(folder, OPEN_DATASETS))
+    broken = [e for e in held if BROKEN_QUESTION.search(e.question)]
+    held = [e for e in held if not BROKEN_QUESTION.search(e.question)]
     try:
         extra_training, _ = split(load_examples(folder, tuple(d for d in LEAK_CHECK_DATASETS if d not in OPEN_DATASETS)))
     except (OSError, ValueError):
@@ -149,7 +151,7 @@ def load_held_out(folder: Path) -> tuple[list, dict]:
     kept = [e for e in held if (e.dataset, e.group) not in leaked]
     dropped = collections.Counter(dataset for dataset, _ in leaked)
     dropped = {d: dropped[d] for d in OPEN_DATASETS if dropped[d]}
-    facts = {"held_out_questions": len(held), "held_out_passages": len({(e.dataset, e.group) for e in held}),
+    facts = {"held_out_questions": len(held), "broken_questions_left_out": len(broken), "held_out_passages": len({(e.dataset, e.group) for e in held}),
              "passages_dropped_as_training_text_elsewhere": dropped,
              "kept_passages": dict(collections.Counter(e.dataset for e in {(e.dataset, e.group): e for e in kept}.values()))}
     return kept, facts

@@ -47,11 +47,12 @@ class Group:
     dataset: str
 
 
-def make_group(example: QAExample, negatives: int, rng: random.Random, *, withhold_answer: bool = False) -> Group | None:
+def make_group(example: QAExample, negatives: int, rng: random.Random, *, hard_negatives: bool = False,
+               withhold_answer: bool = False) -> Group | None:
     """The answer sentence plus `negatives` other sentences of the passage, shuffled; None if unusable.
 
-    Half of the other sentences are those sharing most words with the question (what the shortlist
-    puts beside the answer at answer time), the rest random. With `withhold_answer` the answer
+    The other sentences are random; with `hard_negatives`, half of them are those sharing most words
+    with the question (what the shortlist puts beside the answer). With `withhold_answer` the answer
     sentence is left out and the group becomes unanswerable: an on-topic passage that lacks the asked
     fact, the case abstention finds hardest and Disfl-QA alone covers thinly.
     """
@@ -71,7 +72,7 @@ def make_group(example: QAExample, negatives: int, rng: random.Random, *, withho
     question_words = set(_WORD.findall(example.question.lower()))
     by_overlap = sorted(others, key=lambda i: -len(question_words & set(_WORD.findall(texts[i].lower()))))
     wanted = negatives + (positive is None or withhold_answer)
-    hard = by_overlap[: (wanted + 1) // 2]
+    hard = by_overlap[: (wanted + 1) // 2] if hard_negatives else []
     chosen = hard + [i for i in others if i not in hard][: wanted - len(hard)]
     if withhold_answer:
         positive = None
@@ -149,8 +150,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
               for e in items[: int(args.questions * DATASET_WEIGHTS.get(name, 0.0) / total_weight)]]
     rng.shuffle(chosen)
     groups = [g for e in chosen
-              if (g := make_group(e, args.negatives, rng,
-                                  withhold_answer=e.answerable and rng.random() < args.withheld_share)) is not None]
+              if (g := make_group(e, args.negatives, rng, hard_negatives=args.hard_negatives,
+                                  withhold_answer=args.withheld_share > 0 and e.answerable and rng.random() < args.withheld_share))
+              is not None]
     unanswerable_groups = sum(g.target is None for g in groups)
     print(f"{len(examples)} examples, {len(training)} for training, {len(held_out)} held out; {len(groups)} training groups ({unanswerable_groups} unanswerable)", flush=True)
 
@@ -208,7 +210,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     trained_seconds = time.time() - began
     model.eval()
     arrays = lora_arrays(model, names, head)
-    training_record = {"seed": args.seed, "questions": args.questions, "negatives": args.negatives, "withheld_share": args.withheld_share,
+    training_record = {"seed": args.seed, "questions": args.questions, "negatives": args.negatives, "withheld_share": args.withheld_share, "hard_negatives": args.hard_negatives,
                        "unanswerable_groups": unanswerable_groups, "epochs": args.epochs,
                        "lr": args.lr, "groups": len(groups), "seconds": round(trained_seconds, 1),
                        "datasets": sorted(by_dataset), "held_out_percent": HELD_OUT_PERCENT}
@@ -292,8 +294,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=str(WEIGHTS_DIR), help="where the weights go (default: the package's own)")
     parser.add_argument("--questions", type=int, default=10000, help="training questions, shared out by DATASET_WEIGHTS")
     parser.add_argument("--negatives", type=int, default=2, help="other sentences of the passage per question")
-    parser.add_argument("--withheld-share", type=float, default=0.2,
-                        help="share of answerable questions trained as unanswerable with their answer sentence left out")
+    parser.add_argument("--withheld-share", type=float, default=0.0,
+                        help="share of answerable questions trained as unanswerable with their answer sentence left out "
+                             "(tried at 0.2 with --hard-negatives: worse abstention on held-out data, docs/reader.md)")
+    parser.add_argument("--hard-negatives", action="store_true", help="half the other sentences share most words with the question")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--groups-per-step", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1.5e-3)
