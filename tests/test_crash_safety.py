@@ -39,11 +39,14 @@ import qa.assistant, qa.index
 from conftest import FakeEncoder
 qa.index.load_encoder = qa.assistant.load_encoder = lambda name, **_: FakeEncoder(name=name)
 pause = float(os.environ.get("CRASH_PAUSE", "0"))
+gate = os.environ.get("CRASH_GATE")  # with it, each stage also waits until this file exists
 
 def announce(name):
     if pause:
         print("@stage " + name, flush=True)
         time.sleep(pause)
+        while gate and not os.path.exists(gate):
+            time.sleep(0.05)
 
 def wrap(module, attribute, describe):
     original = getattr(module, attribute)
@@ -88,8 +91,8 @@ def write_collection(folder: Path, count: int, *, edition: int, edited: int | No
                                                           encoding="utf-8")
 
 
-def start_index(sources: Path, index_dir: Path, *, pause: float = 0.0, rebuild: bool = True) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "CRASH_PAUSE": str(pause)}
+def start_index(sources: Path, index_dir: Path, *, pause: float = 0.0, rebuild: bool = True, gate: Path | None = None) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CRASH_PAUSE": str(pause), **({"CRASH_GATE": str(gate)} if gate else {})}
     env.pop("QA_INDEX_DIR", None)
     command = [sys.executable, "-c", DRIVER.format(tests=str(REPO / "tests")), "index", str(sources),
                "--index", str(index_dir), "--quiet", "--model", "fake-encoder"] + (["--rebuild"] if rebuild else [])
