@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Self, TypeVar
 
 from filelock import FileLock, Timeout
 
@@ -84,7 +84,7 @@ class GenerationLease:
     def held(self) -> bool:
         return self._finalizer.alive
 
-    def __enter__(self) -> GenerationLease:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

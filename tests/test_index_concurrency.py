@@ -55,7 +55,7 @@ def test_two_concurrent_index_runs_take_turns_and_leave_one_complete_collection(
     waiting = second.stderr.readline()
     assert waiting.strip() == f"waiting for another indexing run of {index_dir}, pid {first.pid}", waiting
     gate.touch()
-    first_out, first_err = first.communicate(timeout=300)
+    _, first_err = first.communicate(timeout=300)
     second_out, second_err = second.communicate(timeout=300)
     assert first.returncode == 0, first_err[-2000:]
     assert second.returncode == 0, second_err[-2000:]
@@ -75,7 +75,7 @@ def test_racing_index_runs_always_end_with_a_complete_index(tmp_path):
     index_dir = tmp_path / "index"
     runs = [start_index(folder, index_dir, rebuild=False) for folder, _ in collections]  # three first builds at once
     for run in runs:
-        out, err = run.communicate(timeout=300)
+        _, err = run.communicate(timeout=300)
         assert run.returncode == 0, err[-2000:]
     check_index_answers(index_dir, {h for _, h in collections})
     assert len([name for name in entries(index_dir) if name.startswith("gen-")]) == 1, entries(index_dir)
@@ -103,7 +103,7 @@ def test_no_wait_fails_at_once_with_exit_2_while_another_run_writes(tmp_path, ca
         assert first.poll() is None, f"the --no-wait run waited for the other run ({waited:.1f} s)"
     finally:
         gate.touch()
-        out, err = first.communicate(timeout=300)
+        _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err[-2000:]
     check_index_answers(index_dir, {corpus_hash(read_sources([sources]).articles)})
 
@@ -186,7 +186,7 @@ def load_while_reindexing(tmp_path: Path, loads: int) -> None:
                 index = load_index(index_dir, settings=SETTINGS)
                 assert index.manifest["corpus_hash"] in allowed
                 generations.add(index.path.name)
-            except Exception as error:  # every kind counts, typed or not
+            except Exception as error:  # noqa: BLE001 - every kind counts, typed or not
                 errors.append(f"{type(error).__name__}: {error}")
     finally:
         stop.touch()
@@ -225,7 +225,7 @@ def test_a_running_assistant_answers_from_the_new_collection_after_qa_index(tmp_
     question = "Which plan did the harbour board approve on day 3?"
     assert cited_editions(assistant.ask(question)) == {"1"}
     run = start_index(new, index_dir, rebuild=False)
-    out, err = run.communicate(timeout=300)
+    _, err = run.communicate(timeout=300)
     assert run.returncode == 0, err[-2000:]
     finished = time.monotonic()
     while cited_editions(assistant.ask(question)) != {"7"}:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from types import MappingProxyType
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 from qa.errors import EmptyCollectionError, IngestError
 from qa.ingest.decode import UndecodableError, decode_bytes
