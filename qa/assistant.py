@@ -328,14 +328,13 @@ def index_sources(sources: Sequence[str | Path], index_dir: Path, *, settings: S
 
 
 def ensure_default_index(settings: Settings, *, encoder: Encoder | None = None) -> Path:
-    """Build the demo-corpus index in the user cache directory unless it is already there."""
-    from qa.errors import IndexNotFoundError
-    from qa.index import live_generation
+    """Build the demo-corpus index in the user cache directory unless it is already there (or rebuild it if damaged)."""
+    from qa.errors import IndexCorruptError, IndexNotFoundError
 
     path = settings.resolved_index_dir
     try:
         live_generation(path)
-    except IndexNotFoundError:
+    except (IndexNotFoundError, IndexCorruptError):  # damaged: a first build killed before it switched, say
         index_sources([DEMO_CORPUS], path, settings=settings, encoder=encoder)
     return path
 
