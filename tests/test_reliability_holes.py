@@ -337,3 +337,13 @@ def _quote(text: str) -> str:
     import shlex
 
     return shlex.quote(text)
+
+
+def test_the_demo_index_is_rebuilt_when_its_current_is_missing(tmp_path):
+    from qa.assistant import ensure_default_index
+
+    settings = SETTINGS.with_(index_dir=tmp_path / "demo")
+    ensure_default_index(settings, encoder=FakeEncoder())
+    (tmp_path / "demo" / CURRENT_FILE).unlink()
+    ensure_default_index(settings, encoder=FakeEncoder())
+    assert len(load_index(tmp_path / "demo", settings=SETTINGS).articles) >= 5
