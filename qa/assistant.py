@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,8 +25,9 @@ from embeddings.encoder import Encoder, load_encoder
 from qa.answer import NOT_FOUND_TEXT, answer_confidence, build_answer, score_sentences
 from qa.config import Settings
 from qa.conversation import parse_history
-from qa.errors import ConfigError, QuestionError
-from qa.index import NewsIndex, UpdateReport, build_index, check_dimension, load_index
+from qa.errors import ConfigError, QAError, QuestionError
+from qa.index import NewsIndex, UpdateReport, build_index, check_dimension, live_generation, load_index
+from qa.locking import GenerationLease, lease_generation
 from qa.query import Query, build_query
 from qa.reader.calibration import Calibration, load_calibration
 from qa.reader.features import Candidate, article_terms, candidates_from_hits, shortlist
@@ -36,6 +39,7 @@ __all__ = ["NOT_FOUND_TEXT", "Assistant", "CollectionInfo", "ask", "clean_questi
            "index_sources"]
 
 DEMO_CORPUS = Path(__file__).parent / "examples" / "demo_corpus"
+logger = logging.getLogger(__name__)
 
 
 class Reader(Protocol):
@@ -56,12 +60,29 @@ class CollectionInfo:
     index_dir: Path
 
 
+@dataclass(frozen=True)
+class Served:
+    """The generation an Assistant answers from, its lease (kept while any question uses it) and its caches."""
+
+    index: NewsIndex
+    lease: GenerationLease | None = None
+    terms: dict[str, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
+
+
 class Assistant:
-    """Answers questions from one loaded index. Safe to share between threads."""
+    """Answers questions from one index. Safe to share between threads.
+
+    It follows re-indexing: at most every `settings.reload_check_seconds` a question reads the index's
+    `CURRENT`, and when a new generation is live the assistant loads it and switches to it between
+    questions (see `refresh`).
+    """
 
     def __init__(self, index: NewsIndex, *, settings: Settings, encoder: Encoder | None = None, reader: Reader | None = None,
                  calibration: Calibration | None = None) -> None:
-        self.index = index
+        self._served = Served(index, lease_generation(index.path))
+        self._reload_lock = threading.Lock()
+        self._next_check = time.monotonic() + (settings.reload_check_seconds or 0.0)
+        self._not_loadable: str | None = None  # a generation that failed to load: not tried again
         self.settings = settings
         self.encoder = encoder or load_encoder(index.model_name, backend=settings.encoder_backend)
         if reader is None:
@@ -71,14 +92,64 @@ class Assistant:
         self.reader: Reader = reader
         self.calibration = calibration or load_calibration()
         self._checked = threading.Event()
-        self._terms_cache: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
 
-    def _article_terms(self, article: Article) -> tuple[frozenset[str], frozenset[str]]:
-        """`article_terms`, computed once per article of this (read-only) index."""
-        cached = self._terms_cache.get(article.id)
+    @property
+    def index(self) -> NewsIndex:
+        """The index being answered from."""
+        return self._served.index
+
+    @property
+    def _terms_cache(self) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+        return self._served.terms
+
+    def _article_terms(self, article: Article, served: Served | None = None) -> tuple[frozenset[str], frozenset[str]]:
+        """`article_terms`, computed once per article of the (read-only) generation served."""
+        cache = (served or self._served).terms
+        cached = cache.get(article.id)
         if cached is None:
-            cached = self._terms_cache[article.id] = article_terms(article)
+            cached = cache[article.id] = article_terms(article)
         return cached
+
+    def refresh(self) -> bool:
+        """Switch to the index's live generation if a re-index replaced the one being answered from.
+
+        The new generation is loaded by the calling thread while other questions go on with the old
+        one; questions already running finish on the old one, whose lease is released once the last
+        of them ends (so a later `qa index` may remove it). A generation that cannot be loaded (another
+        model, damage) is logged and skipped: answering goes on from the old one.
+
+        Returns:
+            True if it switched.
+        """
+        served = self._served
+        index_dir = served.index.path.parent
+        try:
+            live = live_generation(index_dir).name
+        except QAError:
+            return False
+        if live in (served.index.path.name, self._not_loadable) or not self._reload_lock.acquire(blocking=False):
+            return False  # unchanged, known bad, or another thread is loading it
+        try:
+            index = load_index(index_dir, settings=self.settings.with_(model_name=self.encoder.name))
+            check_dimension(index, self.encoder)
+        except QAError as error:
+            self._not_loadable = live
+            logger.warning("still answering from %s: the new index generation %s cannot be used (%s)",
+                           served.index.path.name, live, error)
+            return False
+        finally:
+            self._reload_lock.release()
+        self._served = Served(index, lease_generation(index.path))
+        logger.info("now answering from %s (%d articles)", index.path.name, len(index.articles))
+        return True
+
+    def _current(self) -> Served:
+        """The generation to answer the next question from, switching first if a check is due."""
+        interval = self.settings.reload_check_seconds
+        if interval is not None and time.monotonic() >= self._next_check:
+            self._next_check = time.monotonic() + interval
+            self.refresh()
+        return self._served
 
     @classmethod
     def load(cls, index_dir: str | Path | None = None, *, settings: Settings | None = None, encoder: Encoder | None = None) -> Assistant:
@@ -104,11 +175,12 @@ class Assistant:
         Returns:
             The number of articles prepared.
         """
-        for article in self.index.articles.values():
-            self._article_terms(article)
+        served = self._served
+        for article in served.index.articles.values():
+            self._article_terms(article, served)
         self.encoder.encode(["warm up"])
         self.reader.read("warm up", ["Warm up."])
-        return len(self.index.articles)
+        return len(served.index.articles)
 
     def clear_caches(self) -> None:
         """Forget what `warm_up` and earlier questions prepared (article terms, question vectors)."""
@@ -147,38 +219,43 @@ class Assistant:
         since, until = as_date(since, "since"), as_date(until, "until")
         if since is not None and until is not None and since > until:
             raise ConfigError(f"since {since} is after until {until}: swap them or leave one out")
+        served = self._current()  # one generation for the whole question, even if a re-index switches it meanwhile
         if not self._checked.is_set():
-            check_dimension(self.index, self.encoder)
+            check_dimension(served.index, self.encoder)
             self._checked.set()
         query = build_query(question, parse_history(history), top_k=top_k or self.settings.top_k, since=since, until=until,
                             context_turns=self.settings.context_turns)
         if query.unresolved:
             return Answer(question=question, found=False, confidence=0.0,
                           text=f"“{query.unresolved}” has nobody to refer to in this conversation: ask again naming who you mean.")
-        return self.answer(query)
+        return self.answer(query, served=served)
 
-    def answer(self, query: Query) -> Answer:
-        """Retrieve, shortlist, read and cite for a built Query."""
+    def answer(self, query: Query, *, served: Served | None = None) -> Answer:
+        """Retrieve, shortlist, read and cite for a built Query (from `served`, by default the current generation)."""
         settings = self.settings
-        allowed = allowed_rows(self.index, since=query.since, until=query.until)
+        served = served or self._served
+        allowed = allowed_rows(served.index, since=query.since, until=query.until)
         if allowed is not None and allowed.size == 0:
             return Answer(question=query.question, found=False, confidence=0.0,
                           text=f"No article in this collection is dated {_describe_range(query.since, query.until)} "
                                "(undated articles are left out once dates are given).")
-        shortlisted = shortlist(self.candidates(query, allowed=allowed), self.calibration.shortlist, settings.reader_sentences)
+        shortlisted = shortlist(self.candidates(query, allowed=allowed, served=served), self.calibration.shortlist,
+                                settings.reader_sentences)
         reading = self.reader.read(query.text, [candidate.text for candidate, _ in shortlisted])
         scored = score_sentences(shortlisted, reading, self.calibration)
         confidence = answer_confidence(scored, self.calibration)
         threshold = settings.min_confidence if settings.min_confidence is not None else self.calibration.threshold
         return build_answer(query, scored, confidence=confidence, threshold=threshold)
 
-    def candidates(self, query: Query, *, allowed: np.ndarray | None = None) -> list[Candidate]:
+    def candidates(self, query: Query, *, allowed: np.ndarray | None = None, served: Served | None = None) -> list[Candidate]:
         """Every sentence of the chunks retrieved for `query` (rows limited to `allowed`), with its shortlist features."""
+        served = served or self._served
+        index = served.index
         vector = self.encoder.encode([query.retrieval_text])[0]
-        hits = retrieve(self.index, vector, query.retrieval_text, settings=self.settings,
+        hits = retrieve(index, vector, query.retrieval_text, settings=self.settings,
                         top_k=max(query.top_k, self.settings.hits_read), allowed=allowed)
-        return candidates_from_hits(hits, self.index.sentences.__getitem__, query.terms, self.index.lexical.idf,
-                                    names=query.names, terms_of=self._article_terms)
+        return candidates_from_hits(hits, index.sentences.__getitem__, query.terms, index.lexical.idf,
+                                    names=query.names, terms_of=functools.partial(self._article_terms, served=served))
 
 
 def as_date(value: Any, name: str) -> dt.date | None:
@@ -226,25 +303,29 @@ def clean_question(question: str, max_chars: int) -> str:
     return text
 
 
-def index_sources(sources: Sequence[str | Path], index_dir: Path, *, settings: Settings, encoder: Encoder | None = None, rebuild: bool = False, on_progress=None) -> UpdateReport:
-    """Read sources (any mix of supported formats) and build or update the index at `index_dir`."""
+def index_sources(sources: Sequence[str | Path], index_dir: Path, *, settings: Settings, encoder: Encoder | None = None, rebuild: bool = False, on_progress=None,
+                  wait: bool = True) -> UpdateReport:
+    """Read sources (any mix of supported formats) and build or update the index at `index_dir`.
+
+    With `wait` False, IndexBusyError at once if another run is writing that index (else it waits its turn).
+    """
     from qa.ingest import read_sources
 
     result = read_sources(list(sources), progress=settings.show_progress)
-    report = build_index(result.articles, index_dir, settings=settings, encoder=encoder, rebuild=rebuild, on_progress=on_progress)
+    report = build_index(result.articles, index_dir, settings=settings, encoder=encoder, rebuild=rebuild, on_progress=on_progress,
+                         wait=wait)
     return replace(report, files_read=result.files_read, duplicates_merged=result.duplicates_merged, skipped=result.skipped,
                    shortened=result.shortened)
 
 
 def ensure_default_index(settings: Settings, *, encoder: Encoder | None = None) -> Path:
-    """Build the demo-corpus index in the user cache directory unless it is already there."""
-    from qa.errors import IndexNotFoundError
-    from qa.index import live_generation
+    """Build the demo-corpus index in the user cache directory unless it is already there (or rebuild it if damaged)."""
+    from qa.errors import IndexCorruptError, IndexNotFoundError
 
     path = settings.resolved_index_dir
     try:
         live_generation(path)
-    except IndexNotFoundError:
+    except (IndexNotFoundError, IndexCorruptError):  # damaged: a first build killed before it switched, say
         index_sources([DEMO_CORPUS], path, settings=settings, encoder=encoder)
     return path
 

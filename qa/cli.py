@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("sources", nargs="+", type=Path, help="files or folders to index")
     index.add_argument("--rebuild", action="store_true", help="embed everything again instead of updating")
     index.add_argument("--quiet", action="store_true", help="no progress bars")
+    index.add_argument("--no-wait", action="store_true",
+                       help="fail at once (exit 2) if another `qa index` is writing the same index, instead of waiting for it")
 
     stats = add("stats", _run_stats, "Describe an index: articles, chunks, model, dates.")
     stats.add_argument("--json", action="store_true", help="print JSON")
@@ -93,7 +95,7 @@ def _run_index(args, settings: Settings) -> int:
     from qa.assistant import index_sources
 
     report = index_sources(args.sources, _index_dir(settings), settings=settings, rebuild=args.rebuild,
-                           on_progress=lambda message: print(message, file=sys.stderr))
+                           on_progress=lambda message: print(_inert(message), file=sys.stderr), wait=not args.no_wait)
     for problem in report.skipped:
         print(_inert(f"skipped {problem}"), file=sys.stderr)
     for cut in report.shortened:

@@ -47,6 +47,7 @@ class Settings:
     reader_backend: str = "torch"  # "onnx-int8": the reader exported once to int8 ONNX, faster on CPU (pip install 'qa-news[onnx]')
     min_confidence: float | None = None  # None: the threshold calibrated with the reader (qa/reader/weights/calibration.json)
     max_question_chars: int = 1000
+    reload_check_seconds: float | None = 2.0  # how often an Assistant looks for a re-indexed generation; None: never
     show_progress: bool = True
 
     def __post_init__(self) -> None:
@@ -60,6 +61,9 @@ class Settings:
             raise ConfigError(f"chunk_overlap_sentences must be 0 or more, got {self.chunk_overlap_sentences!r}")
         if self.min_confidence is not None and not (isinstance(self.min_confidence, (int, float)) and 0.0 <= self.min_confidence <= 1.0):
             raise ConfigError(f"min_confidence must be between 0 and 1, got {self.min_confidence!r}")
+        if self.reload_check_seconds is not None and not (
+                isinstance(self.reload_check_seconds, (int, float)) and self.reload_check_seconds >= 0):
+            raise ConfigError(f"reload_check_seconds must be 0 or more seconds (or None for never), got {self.reload_check_seconds!r}")
         if self.reader_backend not in ("torch", "onnx-int8"):
             raise ConfigError(f"reader_backend must be torch or onnx-int8, got {self.reader_backend!r}")
         if self.encoder_backend not in BACKENDS:

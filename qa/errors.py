@@ -37,3 +37,11 @@ class ModelLoadError(QAError):
 
 class QuestionError(QAError):
     """A question is empty, too long or otherwise not askable."""
+
+
+class IndexBusyError(QAError):
+    """Another indexing run holds the index directory."""
+
+
+class IndexWriteError(QAError):
+    """The index could not be written (full disk, no permission); the previous index is unchanged."""

@@ -15,7 +15,9 @@ with `os.replace`, so a crash at any point leaves the previous index readable.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -33,8 +35,10 @@ from embeddings.encoder import Encoder, EncoderError, load_encoder
 from embeddings.faiss_index import VectorIndex
 from qa.chunk import chunk_article, embedding_text
 from qa.config import Settings
-from qa.errors import ConfigError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, ModelLoadError
+from qa.errors import (ConfigError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, IndexWriteError,
+                       ModelLoadError)
 from qa.lexical import LexicalIndex
+from qa.locking import LOCK_FILE, read_live, remove_generation, writer_lock
 from qa.text import split_sentences
 from qa.types import Article, Chunk, Span
 
@@ -101,6 +105,7 @@ def build_index(
     encoder: Encoder | None = None,
     on_progress: Callable[[str], None] | None = None,
     rebuild: bool = False,
+    wait: bool = True,
 ) -> UpdateReport:
     """Create or incrementally update the index at `index_dir` so it holds exactly `articles`.
 
@@ -114,12 +119,28 @@ def build_index(
         encoder: the encoder to use; by default the one `settings.model_name` names.
         on_progress: receives one-line status messages.
         rebuild: ignore the existing index and embed everything again.
+        wait: when another run is writing this index, wait for it (False: IndexBusyError at once).
+
+    Raises:
+        IndexBusyError: `wait` is False and another run holds the index directory.
+        IndexWriteError: the disk is full or not writable; the previous index is unchanged.
     """
     started = time.perf_counter()
     say = on_progress or (lambda message: None)
     index_dir = Path(index_dir).resolve()  # "idx/../other" is "other", even when "idx" does not exist
     check_index_path(index_dir)
     encoder = encoder or load_encoder(settings.model_name, backend=settings.encoder_backend)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _write_failure(index_dir, error) from error
+    with writer_lock(index_dir, wait=wait, on_wait=say):  # one writer at a time, from planning to cleanup
+        check_index_path(index_dir)
+        return _update(articles, index_dir, settings=settings, encoder=encoder, say=say, rebuild=rebuild, started=started)
+
+
+def _update(articles: Sequence[Article], index_dir: Path, *, settings: Settings, encoder: Encoder,
+            say: Callable[[str], None], rebuild: bool, started: float) -> UpdateReport:
     notes: list[str] = []
     previous = None
     if not rebuild:
@@ -229,47 +250,21 @@ def write_index(
     model_name: str,
     chunking: dict,
 ) -> Path:
-    """Write a new generation and make it live atomically; returns its directory."""
-    index_dir.mkdir(parents=True, exist_ok=True)
+    """Write a new generation and make it live atomically; returns its directory.
+
+    Call it holding the writer lock (`build_index` does). Raises IndexWriteError when the disk is full
+    or not writable; the previous generation then stays live.
+    """
     generation = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = index_dir / f".tmp-{generation}"
-    staging.mkdir()
     try:
-        with open(staging / ARTICLES_FILE, "w", encoding="utf-8") as handle:
-            for article in articles:
-                handle.write(json.dumps(_article_record(article, sentences[article.id]), ensure_ascii=False) + "\n")
-        with open(staging / CHUNKS_FILE, "w", encoding="utf-8") as handle:
-            for chunk in chunks:
-                handle.write(json.dumps({"id": chunk.id, "article_id": chunk.article_id, "start": chunk.start, "end": chunk.end}) + "\n")
-        by_id = {a.id: a for a in articles}
-        vector_index = VectorIndex(vectors)
-        vector_files = vector_index.save(staging)
-        (staging / LEXICAL_DIR).mkdir()
-        LexicalIndex.build([embedding_text(by_id[c.article_id], c) for c in chunks]).save(staging / LEXICAL_DIR)
-        files = [ARTICLES_FILE, CHUNKS_FILE, *vector_files] + sorted(
-            str(p.relative_to(staging)) for p in (staging / LEXICAL_DIR).rglob("*") if p.is_file()
-        )
-        dates = [a.published for a in articles if a.published]
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "model_name": model_name,
-            "dimension": int(vectors.shape[1]),
-            "counts": {"articles": len(articles), "chunks": len(chunks)},
-            "corpus_hash": corpus_hash(articles),
-            "chunking": chunking,
-            "index_kind": vector_index.kind,
-            "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "date_range": [min(dates).isoformat(), max(dates).isoformat()] if dates else None,
-            "files": {name: _checksum(staging / name) for name in files},
-        }
-        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
-        _fsync_tree(staging)
-        final = index_dir / generation
-        os.replace(staging, final)
-        pointer = index_dir / f".tmp-{CURRENT_FILE}-{uuid.uuid4().hex[:8]}"
-        pointer.write_text(generation + "\n")
-        _fsync_file(pointer)
-        os.replace(pointer, index_dir / CURRENT_FILE)
+        index_dir.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+        final = _write_generation(index_dir, staging, generation, articles, chunks, vectors, sentences,
+                                  model_name=model_name, chunking=chunking)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise _write_failure(index_dir, error) from error
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -277,10 +272,82 @@ def write_index(
     return final
 
 
+def _write_generation(index_dir: Path, staging: Path, generation: str, articles: Sequence[Article], chunks: Sequence[Chunk],
+                      vectors: np.ndarray, sentences: dict[str, tuple[Span, ...]], *, model_name: str, chunking: dict) -> Path:
+    with open(staging / ARTICLES_FILE, "w", encoding="utf-8") as handle:
+        for article in articles:
+            handle.write(json.dumps(_article_record(article, sentences[article.id]), ensure_ascii=False) + "\n")
+    with open(staging / CHUNKS_FILE, "w", encoding="utf-8") as handle:
+        for chunk in chunks:
+            handle.write(json.dumps({"id": chunk.id, "article_id": chunk.article_id, "start": chunk.start, "end": chunk.end}) + "\n")
+    by_id = {a.id: a for a in articles}
+    vector_index = VectorIndex(vectors)
+    vector_files = vector_index.save(staging)
+    (staging / LEXICAL_DIR).mkdir()
+    LexicalIndex.build([embedding_text(by_id[c.article_id], c) for c in chunks]).save(staging / LEXICAL_DIR)
+    files = [ARTICLES_FILE, CHUNKS_FILE, *vector_files] + sorted(
+        str(p.relative_to(staging)) for p in (staging / LEXICAL_DIR).rglob("*") if p.is_file()
+    )
+    dates = [a.published for a in articles if a.published]
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "model_name": model_name,
+        "dimension": int(vectors.shape[1]),
+        "counts": {"articles": len(articles), "chunks": len(chunks)},
+        "corpus_hash": corpus_hash(articles),
+        "chunking": chunking,
+        "index_kind": vector_index.kind,
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "date_range": [min(dates).isoformat(), max(dates).isoformat()] if dates else None,
+        "files": {name: _checksum(staging / name) for name in files},
+    }
+    (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    _fsync_tree(staging)
+    final = index_dir / generation
+    os.replace(staging, final)
+    pointer = index_dir / f".tmp-{CURRENT_FILE}-{uuid.uuid4().hex[:8]}"
+    pointer.write_text(generation + "\n")
+    _fsync_file(pointer)
+    os.replace(pointer, index_dir / CURRENT_FILE)
+    return final
+
+
+def _write_failure(index_dir: Path, error: OSError) -> IndexWriteError:
+    """The error to report for a failed write: where, why (a full disk named as such), and what to do."""
+    try:
+        free = shutil.disk_usage(index_dir if index_dir.exists() else index_dir.parent).free
+    except OSError:
+        free = None
+    cause = error.strerror or str(error)
+    if error.filename:
+        cause += f" ({error.filename})"
+    if error.errno == errno.ENOSPC or (error.errno is None and free is not None and free < 1 << 20):
+        # numpy and FAISS report a short write as "N requested and M written", with no error number
+        if error.errno != errno.ENOSPC:
+            cause = f"the disk is full ({cause})"
+        advice = f"free some disk space ({free:,} bytes free) or give --index a folder on another disk, then run `qa index` again"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        advice = "make the folder writable or give --index another folder, then run `qa index` again"
+    else:
+        advice = "fix the cause and run `qa index` again"
+    return IndexWriteError(f"cannot write the index at {index_dir}: {cause}: {advice}; the previous index, if any, is unchanged")
+
+
 def _remove_stale(index_dir: Path, *, keep: str) -> None:
+    """Remove generations and leftovers nothing refers to: never the live one, never one a reader holds.
+
+    Runs under the writer lock, so `.tmp-*` entries are the leftovers of killed runs and `CURRENT` cannot move.
+    """
+    live = {keep}
+    with contextlib.suppress(OSError, ValueError):
+        live.add((index_dir / CURRENT_FILE).read_text(encoding="utf-8").strip())
     for entry in index_dir.iterdir():
-        if entry.name != keep and (entry.name.startswith("gen-") or entry.name.startswith(".tmp-")):
-            if entry.is_dir():
+        if entry.name in live:
+            continue
+        if entry.name.startswith("gen-") and entry.is_dir() and not entry.is_symlink():
+            remove_generation(entry)  # leaves it in place while a reader holds a lease on it
+        elif entry.name.startswith(".tmp-"):
+            if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
@@ -325,7 +392,7 @@ def _article_record(article: Article, sentences: tuple[Span, ...]) -> dict:
 def check_index_path(index_dir: Path) -> None:
     """Refuse an index path that is (or lies under) a file, or a non-empty folder that holds no index.
 
-    Building writes only `CURRENT`, `gen-*` and `.tmp-*` entries inside the index directory
+    Building writes only `CURRENT`, `.lock`, `gen-*` and `.tmp-*` entries inside the index directory
     and removes old ones, so a folder holding anything else is not ours to write in.
     """
     existing = next((path for path in (index_dir, *index_dir.parents) if path.exists()), None)
@@ -333,7 +400,7 @@ def check_index_path(index_dir: Path) -> None:
         raise ConfigError(f"cannot put an index at {index_dir}: {existing} is a file, not a directory; "
                           "give --index a new directory or an existing index directory")
     if index_dir.is_dir() and not (index_dir / CURRENT_FILE).exists():
-        foreign = sorted(p.name for p in index_dir.iterdir() if not p.name.startswith(("gen-", ".tmp-")))
+        foreign = sorted(p.name for p in index_dir.iterdir() if p.name != LOCK_FILE and not p.name.startswith(("gen-", ".tmp-")))
         if foreign:
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
             raise ConfigError(f"{index_dir} is not empty and holds no index (it has {shown}): give --index a new "
@@ -344,32 +411,55 @@ _GENERATION_NAME = re.compile(r"gen-[\w-]+", re.ASCII)
 
 
 def live_generation(index_dir: Path) -> Path:
-    """The directory of the live generation, or IndexNotFoundError."""
+    """The directory of the live generation, or IndexNotFoundError / IndexCorruptError."""
     index_dir = Path(index_dir).resolve()
+    rebuild_hint = f"rebuild it with `qa index SOURCE... --index {index_dir} --rebuild`"
     pointer = index_dir / CURRENT_FILE
-    if index_dir.exists() and not index_dir.is_dir():
-        raise IndexNotFoundError(f"no index at {index_dir}: it is a file; give --index an index directory built with `qa index`")
-    if not pointer.is_file():
-        raise IndexNotFoundError(f"no index at {index_dir}: build one with `qa index SOURCE... --index {index_dir}`")
-    name = pointer.read_text(encoding="utf-8", errors="replace").strip()
-    if not _GENERATION_NAME.fullmatch(name):  # never follow a damaged pointer out of the directory
-        raise IndexCorruptError(f"index at {index_dir} is damaged ({CURRENT_FILE} holds {name[:40]!r}, not a generation name): "
-                                f"rebuild it with `qa index SOURCE... --index {index_dir} --rebuild`")
-    generation = index_dir / name
-    if not (generation / MANIFEST_FILE).is_file():
-        raise IndexCorruptError(f"index at {index_dir} is incomplete ({generation.name} has no manifest): rebuild it with `qa index SOURCE... --index {index_dir} --rebuild`")
+    try:
+        if index_dir.exists() and not index_dir.is_dir():
+            raise IndexNotFoundError(f"no index at {index_dir}: it is a file; give --index an index directory built with `qa index`")
+        if not pointer.is_file():
+            orphans = _complete_generations(index_dir)
+            if orphans:  # CURRENT deleted, or a first build killed before it was written: not "no index"
+                raise IndexCorruptError(f"index at {index_dir} is damaged: it has no {CURRENT_FILE} file but holds {orphans[0]}"
+                                        f"{' and others' if len(orphans) > 1 else ''}: {rebuild_hint}")
+            raise IndexNotFoundError(f"no index at {index_dir}: build one with `qa index SOURCE... --index {index_dir}`")
+        name = pointer.read_text(encoding="utf-8", errors="replace").strip()
+        generation = index_dir / name
+        if not _GENERATION_NAME.fullmatch(name) or generation.is_symlink():  # never follow a pointer out of the directory
+            raise IndexCorruptError(f"index at {index_dir} is damaged ({CURRENT_FILE} names {name[:40]!r}, not a generation "
+                                    f"directory of the index): {rebuild_hint}")
+        if not (generation / MANIFEST_FILE).is_file():
+            raise IndexCorruptError(f"index at {index_dir} is incomplete ({generation.name} has no manifest): {rebuild_hint}")
+    except OSError as error:  # unreadable folder or pointer
+        raise IndexCorruptError(f"cannot read the index at {index_dir} ({error.strerror or error}): check its permissions, "
+                                f"or {rebuild_hint}") from error
     return generation
 
 
+def _complete_generations(index_dir: Path) -> list[str]:
+    if not index_dir.is_dir():
+        return []
+    return sorted(p.name for p in index_dir.iterdir() if _GENERATION_NAME.fullmatch(p.name) and (p / MANIFEST_FILE).is_file())
+
+
 def load_index(index_dir: Path, *, settings: Settings, check_model: bool = True, verify: bool = True) -> NewsIndex:
-    """Load the live generation of an index directory.
+    """Load the live generation of an index directory, consistently even while it is being replaced.
+
+    `CURRENT` is read once and that generation is loaded under a lease, so no cleanup removes it
+    mid-load; if it was replaced and removed before the lease was taken, the new one is loaded.
 
     Raises:
         IndexNotFoundError: nothing was built there.
-        IndexCorruptError: files are missing, truncated or altered.
+        IndexCorruptError: files are missing, truncated, altered or unreadable.
         IndexMismatchError: built with another format or model than `settings.model_name`.
     """
-    generation = live_generation(index_dir)
+    return read_live(lambda: live_generation(index_dir),
+                     lambda generation: _load_generation(generation, index_dir, settings=settings, check_model=check_model,
+                                                         verify=verify))
+
+
+def _load_generation(generation: Path, index_dir: Path, *, settings: Settings, check_model: bool, verify: bool) -> NewsIndex:
     rebuild_hint = f"rebuild it with `qa index SOURCE... --index {index_dir} --rebuild`"
     try:
         manifest = json.loads((generation / MANIFEST_FILE).read_text(encoding="utf-8"))
@@ -385,10 +475,7 @@ def load_index(index_dir: Path, *, settings: Settings, check_model: bool = True,
             f"set QA_MODEL_NAME={manifest['model_name']} (or --model) or {rebuild_hint}"
         )
     if verify:
-        for name, expected in manifest.get("files", {}).items():
-            path = generation / name
-            if not path.is_file() or _checksum(path) != expected:
-                raise IndexCorruptError(f"index file {path} is missing or damaged: {rebuild_hint}")
+        _verify_files(generation, manifest["files"], rebuild_hint)
     try:
         articles, sentences = {}, {}
         for line in (generation / ARTICLES_FILE).read_text(encoding="utf-8").splitlines():
@@ -408,7 +495,7 @@ def load_index(index_dir: Path, *, settings: Settings, check_model: bool = True,
             rows.setdefault(record["article_id"], []).append(row)
         vectors = VectorIndex.load(generation)
         lexical = LexicalIndex.load(generation / LEXICAL_DIR, count=len(chunks))
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:  # RuntimeError: FAISS cannot read its file
         raise IndexCorruptError(f"index at {generation} could not be read ({error}): {rebuild_hint}") from error
     if vectors.count != len(chunks) or vectors.dimension != manifest["dimension"]:
         raise IndexCorruptError(f"index at {generation} has {vectors.count} vectors for {len(chunks)} chunks: {rebuild_hint}")
@@ -416,6 +503,28 @@ def load_index(index_dir: Path, *, settings: Settings, check_model: bool = True,
         path=generation, manifest=manifest, articles=articles, chunks=tuple(chunks), sentences=sentences,
         vectors=vectors, lexical=lexical, chunk_rows={k: tuple(v) for k, v in rows.items()},
     )
+
+
+def _verify_files(generation: Path, files: dict, rebuild_hint: str) -> None:
+    """Every file of the generation is listed in the manifest with its checksum, and matches it.
+
+    A manifest that leaves files out (an emptied `files` map) or lists files that are not there, and
+    any symbolic link inside the generation, are damage: nothing is read that was not checked.
+    """
+    try:
+        present = {str(path.relative_to(generation)): path for path in generation.rglob("*")
+                   if path.is_symlink() or path.is_file()}
+        present.pop(MANIFEST_FILE, None)
+        unlisted = sorted(set(present) - set(files)) or sorted({ARTICLES_FILE, CHUNKS_FILE} - set(files))
+        if unlisted:
+            raise IndexCorruptError(f"index file {generation / unlisted[0]} has no checksum in the manifest: {rebuild_hint}")
+        for name, expected in files.items():
+            path = present.get(name)
+            if path is None or path.is_symlink() or _checksum(path) != expected:
+                raise IndexCorruptError(f"index file {generation / name} is missing or damaged: {rebuild_hint}")
+    except OSError as error:
+        raise IndexCorruptError(f"index file {error.filename or generation} could not be read ({error.strerror or error}): "
+                                f"{rebuild_hint}") from error
 
 
 def check_dimension(index: NewsIndex, encoder: Encoder) -> None:

@@ -114,7 +114,7 @@ class FakeReader:
         weights = [math.exp(o) for o in overlaps]
         total = sum(weights)
         readings = []
-        for sentence, weight in zip(sentences, weights):
+        for sentence, weight in zip(sentences, weights, strict=True):
             share = (1 - no_answer) * weight / total
             readings.append(SentenceReading(_fake_span(sentence, asked), share, share))
         return Reading(tuple(readings), no_answer)

@@ -39,11 +39,14 @@ import qa.assistant, qa.index
 from conftest import FakeEncoder
 qa.index.load_encoder = qa.assistant.load_encoder = lambda name, **_: FakeEncoder(name=name)
 pause = float(os.environ.get("CRASH_PAUSE", "0"))
+gate = os.environ.get("CRASH_GATE")  # with it, each stage also waits until this file exists
 
 def announce(name):
     if pause:
         print("@stage " + name, flush=True)
         time.sleep(pause)
+        while gate and not os.path.exists(gate):
+            time.sleep(0.05)
 
 def wrap(module, attribute, describe):
     original = getattr(module, attribute)
@@ -88,8 +91,8 @@ def write_collection(folder: Path, count: int, *, edition: int, edited: int | No
                                                           encoding="utf-8")
 
 
-def start_index(sources: Path, index_dir: Path, *, pause: float = 0.0, rebuild: bool = True) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "CRASH_PAUSE": str(pause)}
+def start_index(sources: Path, index_dir: Path, *, pause: float = 0.0, rebuild: bool = True, gate: Path | None = None) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CRASH_PAUSE": str(pause), **({"CRASH_GATE": str(gate)} if gate else {})}
     env.pop("QA_INDEX_DIR", None)
     command = [sys.executable, "-c", DRIVER.format(tests=str(REPO / "tests")), "index", str(sources),
                "--index", str(index_dir), "--quiet", "--model", "fake-encoder"] + (["--rebuild"] if rebuild else [])
@@ -172,16 +175,18 @@ def test_sigkill_during_index_never_loses_the_previous_index(tmp_path):
     run_index(new_sources, index_dir)
     assert check_index_answers(index_dir, {new_hash}) == new_hash
     entries = sorted(p.name for p in index_dir.iterdir())
-    assert entries[0] == "CURRENT" and len(entries) == 2 and entries[1].startswith("gen-"), entries
+    assert entries[:2] == [".lock", "CURRENT"] and len(entries) == 3 and entries[2].startswith("gen-"), entries
 
 
 def test_sigkill_during_the_first_build_leaves_no_index_and_a_rerun_works(tmp_path):
     sources, index_dir = tmp_path / "sources", tmp_path / "index"
     write_collection(sources, 30, edition=1)
-    for stage in ("embedding", "after replace generation"):
+    # Killed before its generation is in place: no index. Killed after, but before CURRENT names it: a
+    # generation without CURRENT, which is reported as damage (it is what a deleted CURRENT looks like too).
+    for stage, error in (("embedding", IndexNotFoundError), ("after replace generation", IndexCorruptError)):
         process = start_index(sources, index_dir, pause=0.1)
         assert kill_at_stage(process, stage)
-        with pytest.raises(IndexNotFoundError, match="qa index"):
+        with pytest.raises(error, match="qa index"):
             load_index(index_dir, settings=SETTINGS)
     run_index(sources, index_dir)
     check_index_answers(index_dir, {load_index(index_dir, settings=SETTINGS).manifest["corpus_hash"]})

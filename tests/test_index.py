@@ -13,7 +13,7 @@ from conftest import FakeEncoder
 
 import qa.index
 from qa.chunk import embedding_text
-from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, IndexWriteError
 from qa.index import build_index, check_dimension, corpus_hash, load_index
 from qa.ingest import read_sources
 from qa.types import Article
@@ -379,7 +379,7 @@ def test_crash_while_switching_generations_keeps_previous_index(tmp_path, settin
 
     monkeypatch.setattr(qa.index, "_fsync_file", fail_on_pointer)
     edited = dataclasses.replace(articles[0], body="Entirely new text about the harbour.", content_hash="hash-new")
-    with pytest.raises(OSError, match="power cut"):
+    with pytest.raises(IndexWriteError, match="power cut"):
         build_index([edited, *articles[1:]], index_dir, settings=settings, encoder=fake_encoder)
     assert snapshot(load_index(index_dir, settings=settings)) == before
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from types import MappingProxyType
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 from qa.errors import EmptyCollectionError, IngestError
 from qa.ingest.decode import UndecodableError, decode_bytes
@@ -108,7 +108,10 @@ def list_files(paths: Sequence[str | Path]) -> list[tuple[str, Path]]:
         root = Path(given)
         found = [root] if not root.is_dir() else _walk(root)
         for path in found:
-            key = path.resolve()
+            try:
+                key = path.resolve()
+            except (OSError, RuntimeError):  # a symbolic link loop: read_file reports it
+                key = Path(os.path.abspath(path))
             if key not in seen:
                 seen.add(key)
                 files.append((str(path), path))
@@ -117,6 +120,17 @@ def list_files(paths: Sequence[str | Path]) -> list[tuple[str, Path]]:
 
 def read_file(shown: str, path: Path) -> Parsed:
     """Read one file by its extension (and, for `.txt`, its content); never raises for bad files."""
+    if path.is_symlink() and not path.exists():
+        return skip_file(shown, "a symbolic link that leads nowhere (its target is missing, or it loops back on itself)")
+    if path.is_dir():  # listed by `_walk` because it cannot be walked
+        if path.is_symlink():
+            return skip_file(shown, f"a symbolic link to a folder ({os.path.realpath(path)}): not followed; "
+                                    "give that folder as a source to index it")
+        try:
+            os.listdir(path)
+        except OSError as exc:
+            return skip_file(shown, f"cannot read the folder: {exc.strerror or exc}")
+        return skip_file(shown, "a folder that could not be walked")
     extension = path.suffix.casefold()
     if extension not in ACCEPTED_FORMATS:
         kind = f"unsupported extension {extension}" if extension else "no file extension"
@@ -181,18 +195,25 @@ def cut_text(text: str, limit: int) -> str:
 
 
 def _walk(root: Path) -> list[Path]:
+    """The files under `root`, and the folders that cannot be walked (unreadable ones, symbolic links to
+    folders, which are not followed) so that `read_file` reports them instead of dropping them silently."""
     found: list[Path] = []
-    for directory, subdirectories, names in os.walk(root):
-        subdirectories[:] = sorted(
-            d for d in subdirectories if not d.startswith(".") and not is_index_dir(Path(directory) / d)
-        )
+    unreadable: list[OSError] = []
+    for directory, subdirectories, names in os.walk(root, onerror=unreadable.append):
+        visible = [d for d in subdirectories if not d.startswith(".") and not is_index_dir(Path(directory) / d)]
+        found.extend(Path(directory) / d for d in visible if (Path(directory) / d).is_symlink())
+        subdirectories[:] = sorted(d for d in visible if not (Path(directory) / d).is_symlink())
         found.extend(Path(directory) / name for name in sorted(names) if not name.startswith("."))
-    return sorted(found, key=lambda p: p.relative_to(root).parts)
+    found.extend(Path(error.filename) for error in unreadable if error.filename)
+    return sorted(set(found), key=lambda p: p.relative_to(root).parts)
 
 
 def is_index_dir(path: Path) -> bool:
     """Whether a folder is an index built by `qa index` (an index kept inside a source folder is not read as articles)."""
-    return (path / "CURRENT").is_file() and any(child.name.startswith("gen-") for child in path.iterdir())
+    try:
+        return (path / "CURRENT").is_file() and any(child.name.startswith("gen-") for child in path.iterdir())
+    except OSError:  # unreadable: not an index we could use; `_walk` reports it
+        return False
 
 
 def _track(files: list[tuple[str, Path]], progress: bool) -> Iterable[tuple[str, Path]]:

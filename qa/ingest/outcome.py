@@ -25,8 +25,15 @@ class Notice:
         object.__setattr__(self, "reason", reason)
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        path = printable_path(self.path)
+        where = f"{path}:{self.line}" if self.line is not None else path
         return f"{where}: {self.reason}"
+
+
+def printable_path(path: str) -> str:
+    """A path on one line: control characters and line separators in file names shown as escapes (`\\n`),
+    so a file name cannot split or forge report lines."""
+    return "".join(ch.encode("unicode_escape").decode("ascii") if not ch.isprintable() and ch != " " else ch for ch in path)
 
 
 class Skipped(Notice):

@@ -39,6 +39,9 @@ def read_jsonl(text: str, source: str) -> Parsed:
         except json.JSONDecodeError as exc:
             skipped.append(Skipped(source, f"invalid JSON: {exc.msg} at column {exc.colno}", number))
             continue
+        except RecursionError:
+            skipped.append(Skipped(source, "JSON nested too deeply to be an article record", number))
+            continue
         if not isinstance(record, dict):
             skipped.append(Skipped(source, f"expected a JSON object, got {type(record).__name__}", number))
             continue
@@ -48,6 +51,9 @@ def read_jsonl(text: str, source: str) -> Parsed:
 
 def read_csv(text: str, source: str) -> Parsed:
     """A header row then one record per row; a missing required column skips the whole file."""
+    # The csv module caps a cell at 131,072 characters by default, a process-wide setting: raise it to
+    # this file's size, so a long body is read (and cut to the size limit later) instead of ending the file.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
@@ -73,7 +79,7 @@ def read_csv(text: str, source: str) -> Parsed:
             break
         number, last_line = last_line + 1, reader.line_num
         if any(cell.strip() for cell in row):
-            _add(record_to_article(dict(zip(columns, row)), source, number), articles, skipped)
+            _add(record_to_article(dict(zip(columns, row, strict=False)), source, number), articles, skipped)  # a short row: later columns left out
     return Parsed(tuple(articles), tuple(skipped))
 
 
