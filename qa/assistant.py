@@ -17,19 +17,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 from embeddings.encoder import Encoder, load_encoder
 from qa.answer import NOT_FOUND_TEXT, answer_confidence, build_answer, score_sentences
 from qa.config import Settings
 from qa.conversation import parse_history
 from qa.errors import ConfigError, QuestionError
-from qa.index import NewsIndex, UpdateReport, build_index, check_dimension, load_index
+from qa.index import NewsIndex, UpdateReport, build_index, load_index
 from qa.query import Query, build_query
 from qa.reader.calibration import Calibration, load_calibration
 from qa.reader.features import Candidate, article_terms, candidates_from_hits, shortlist
 from qa.reader.model import Reading, SpanReader, read_header
-from qa.retrieve import allowed_rows, retrieve
+from qa.store import (
+    FAISS,
+    DateRestriction,
+    Store,
+    as_store,
+    check_dimension,
+    open_store,
+)
 from qa.types import Answer, Article, Hit
 
 __all__ = ["NOT_FOUND_TEXT", "Assistant", "CollectionInfo", "ask", "clean_question", "default_assistant", "ensure_default_index",
@@ -57,13 +62,13 @@ class CollectionInfo:
 
 
 class Assistant:
-    """Answers questions from one loaded index. Safe to share between threads."""
+    """Answers questions from one loaded index (a FAISS `NewsIndex` or any `qa.store.Store`). Safe to share between threads."""
 
-    def __init__(self, index: NewsIndex, *, settings: Settings, encoder: Encoder | None = None, reader: Reader | None = None,
+    def __init__(self, index: NewsIndex | Store, *, settings: Settings, encoder: Encoder | None = None, reader: Reader | None = None,
                  calibration: Calibration | None = None) -> None:
         self.index = index
         self.settings = settings
-        self.encoder = encoder or load_encoder(index.model_name, backend=settings.encoder_backend)
+        self.encoder = encoder or load_encoder(self.store.model_name, backend=settings.encoder_backend)
         if reader is None:
             span_reader = SpanReader(threads=settings.reader_threads, backend=settings.reader_backend)
             calibration = calibration or load_calibration(span_reader.folder, reader_sha256=read_header(span_reader.folder)["sha256"])
@@ -72,6 +77,11 @@ class Assistant:
         self.calibration = calibration or load_calibration()
         self._checked = threading.Event()
         self._terms_cache: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+
+    @property
+    def store(self) -> Store:
+        """The index as a Store (the FAISS index wrapped, a Milvus store as it is)."""
+        return as_store(self.index)
 
     def _article_terms(self, article: Article) -> tuple[frozenset[str], frozenset[str]]:
         """`article_terms`, computed once per article of this (read-only) index."""
@@ -84,6 +94,8 @@ class Assistant:
     def load(cls, index_dir: str | Path | None = None, *, settings: Settings | None = None, encoder: Encoder | None = None) -> Assistant:
         """An assistant over an existing index; with no directory, the default demo index (built on first use)."""
         settings = settings or Settings.from_env()
+        if settings.store != FAISS:  # a Milvus store: the index is named by settings.store, not a folder
+            return cls(open_store(settings if encoder is None else settings.with_(model_name=encoder.name)), settings=settings, encoder=encoder)
         if index_dir is None and settings.index_dir is None:
             ensure_default_index(settings, encoder=encoder)
         path = Path(index_dir) if index_dir is not None else settings.resolved_index_dir
@@ -104,11 +116,13 @@ class Assistant:
         Returns:
             The number of articles prepared.
         """
-        for article in self.index.articles.values():
+        prepared = 0
+        for article in self.store.articles():
             self._article_terms(article)
+            prepared += 1
         self.encoder.encode(["warm up"])
         self.reader.read("warm up", ["Warm up."])
-        return len(self.index.articles)
+        return prepared
 
     def clear_caches(self) -> None:
         """Forget what `warm_up` and earlier questions prepared (article terms, question vectors)."""
@@ -118,8 +132,9 @@ class Assistant:
             cache.clear()
 
     def info(self) -> CollectionInfo:
-        earliest, latest = self.index.date_range()
-        return CollectionInfo(len(self.index.articles), len(self.index.chunks), earliest, latest, self.index.model_name, self.index.path.parent)
+        store = self.store
+        (articles, chunks), (earliest, latest) = store.counts(), store.date_range()
+        return CollectionInfo(articles, chunks, earliest, latest, store.model_name, Path(store.location))
 
     def ask(
         self,
@@ -148,7 +163,7 @@ class Assistant:
         if since is not None and until is not None and since > until:
             raise ConfigError(f"since {since} is after until {until}: swap them or leave one out")
         if not self._checked.is_set():
-            check_dimension(self.index, self.encoder)
+            check_dimension(self.store, self.encoder.name, self.encoder.dimension)
             self._checked.set()
         query = build_query(question, parse_history(history), top_k=top_k or self.settings.top_k, since=since, until=until)
         if query.unresolved:
@@ -159,25 +174,26 @@ class Assistant:
     def answer(self, query: Query) -> Answer:
         """Retrieve, shortlist, read and cite for a built Query."""
         settings = self.settings
-        allowed = allowed_rows(self.index, since=query.since, until=query.until)
-        if allowed is not None and allowed.size == 0:
+        restriction = self.store.restrict(query.since, query.until)
+        if restriction is not None and restriction.empty:
             return Answer(question=query.question, found=False, confidence=0.0,
                           text=f"No article in this collection is dated {_describe_range(query.since, query.until)} "
                                "(undated articles are left out once dates are given).")
-        shortlisted = shortlist(self.candidates(query, allowed=allowed), self.calibration.shortlist, settings.reader_sentences)
+        shortlisted = shortlist(self.candidates(query, restriction=restriction), self.calibration.shortlist, settings.reader_sentences)
         reading = self.reader.read(query.text, [candidate.text for candidate, _ in shortlisted])
         scored = score_sentences(shortlisted, reading, self.calibration)
         confidence = answer_confidence(scored, self.calibration)
         threshold = settings.min_confidence if settings.min_confidence is not None else self.calibration.threshold
         return build_answer(query, scored, confidence=confidence, threshold=threshold)
 
-    def candidates(self, query: Query, *, allowed: np.ndarray | None = None) -> list[Candidate]:
-        """Every sentence of the chunks retrieved for `query` (rows limited to `allowed`), with its shortlist features."""
+    def candidates(self, query: Query, *, restriction: DateRestriction | None = None) -> list[Candidate]:
+        """Every sentence of the chunks retrieved for `query` (within the `restriction`), with its shortlist features."""
+        store = self.store
         vector = self.encoder.encode([query.retrieval_text])[0]
-        hits = retrieve(self.index, vector, query.retrieval_text, settings=self.settings,
-                        top_k=max(query.top_k, self.settings.hits_read), allowed=allowed)
+        hits = store.search(vector, query.retrieval_text, settings=self.settings,
+                            top_k=max(query.top_k, self.settings.hits_read), restriction=restriction)
         hits = prefer_articles(hits, query.context_articles)
-        return candidates_from_hits(hits, self.index.sentences.__getitem__, query.terms, self.index.lexical.idf,
+        return candidates_from_hits(hits, store.sentences, query.terms, store.idf,
                                     names=query.names, terms_of=self._article_terms)
 
 
@@ -236,11 +252,16 @@ def clean_question(question: str, max_chars: int) -> str:
 
 
 def index_sources(sources: Sequence[str | Path], index_dir: Path, *, settings: Settings, encoder: Encoder | None = None, rebuild: bool = False, on_progress=None) -> UpdateReport:
-    """Read sources (any mix of supported formats) and build or update the index at `index_dir`."""
+    """Read sources (any mix of supported formats) and build or update the index at `index_dir` (or the Milvus `settings.store`)."""
     from qa.ingest import read_sources
 
     result = read_sources(list(sources), progress=settings.show_progress)
-    report = build_index(result.articles, index_dir, settings=settings, encoder=encoder, rebuild=rebuild, on_progress=on_progress)
+    if settings.store != FAISS:
+        from qa.store.milvus import update_milvus
+
+        report = update_milvus(result.articles, settings=settings, encoder=encoder, rebuild=rebuild, on_progress=on_progress)
+    else:
+        report = build_index(result.articles, index_dir, settings=settings, encoder=encoder, rebuild=rebuild, on_progress=on_progress)
     return replace(report, files_read=result.files_read, duplicates_merged=result.duplicates_merged, skipped=result.skipped,
                    shortened=result.shortened)
 

@@ -37,3 +37,7 @@ class ModelLoadError(QAError):
 
 class QuestionError(QAError):
     """A question is empty, too long or otherwise not askable."""
+
+
+class StoreError(QAError):
+    """A search store (a Milvus server or file) could not be reached or refused an operation."""
