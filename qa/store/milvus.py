@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import math
 import os
 import threading
@@ -352,12 +353,28 @@ def _count(client: Any, collection: str, expression: str) -> int:
 
 
 def _iterate(client: Any, collection: str, fields: list[str], expression: str) -> Iterator[dict]:
-    iterator = client.query_iterator(collection, batch_size=1000, filter=expression, output_fields=fields)
+    with _quiet_iterator():
+        iterator = client.query_iterator(collection, batch_size=1000, filter=expression, output_fields=fields)
+        try:
+            while batch := iterator.next():
+                yield from batch
+        finally:
+            iterator.close()
+
+
+@contextmanager
+def _quiet_iterator():
+    """Milvus Lite lacks the timestamp call a query iterator starts with; pymilvus falls back to the client's
+    clock (right for one writer) but logs the miss as an error: keep that out of the user's terminal."""
+    loggers = [logging.getLogger(name) for name in ("pymilvus", "grpc._server")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
     try:
-        while batch := iterator.next():
-            yield from batch
+        yield
     finally:
-        iterator.close()
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 # ----- writing ---------------------------------------------------------------------------------------------
