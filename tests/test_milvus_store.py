@@ -6,7 +6,14 @@ import json
 
 import numpy as np
 import pytest
-from conftest import ARTICLES, DEMO_CORPUS, REPO, FakeEncoder, FakeReader, fake_calibration
+from conftest import (
+    ARTICLES,
+    DEMO_CORPUS,
+    REPO,
+    FakeEncoder,
+    FakeReader,
+    fake_calibration,
+)
 
 from embeddings.encoder import EncoderError
 from qa.assistant import Assistant, index_sources
