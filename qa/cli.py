@@ -106,10 +106,9 @@ def _run_index(args, settings: Settings) -> int:
 
     encoder = None
     if args.ray is not None:
-        from embeddings.encoder import load_encoder
         from qa.ray_embed import ray_encoder
 
-        encoder = ray_encoder(load_encoder(settings.model_name, backend=settings.encoder_backend), settings, args.ray)
+        encoder = ray_encoder(settings, args.ray)
     try:
         report = index_sources(args.sources, _index_dir(settings), settings=settings, rebuild=args.rebuild, encoder=encoder,
                                on_progress=lambda message: print(message, file=sys.stderr))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -35,10 +36,17 @@ class _EncoderActor:
             pass
         self.encoder = factory()
         self.batch_size = batch_size
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         vectors = self.encoder.encode([str(text) for text in batch["text"]], batch_size=self.batch_size)
-        return {"position": batch["position"], "vector": np.asarray(vectors, dtype=np.float32)}
+        return {"position": batch["position"], "vector": np.asarray(vectors, dtype=np.float32),
+                "worker": np.full(len(batch["position"]), self.worker)}
+
+
+def encoder_factory(settings: Settings) -> Callable[[], Encoder]:
+    """What each actor calls once to load its encoder: the settings' model and backend."""
+    return functools.partial(load_encoder, settings.model_name, backend=settings.encoder_backend)
 
 
 class RayEncoder:
@@ -56,8 +64,9 @@ class RayEncoder:
         self.local = local
         self.settings = settings
         self.address = address
-        self.factory = factory or functools.partial(load_encoder, settings.model_name, backend=settings.encoder_backend)
+        self.factory = factory or encoder_factory(settings)
         self._started_here = False
+        self.workers: set[str] = set()  # the actors (host:pid) that embedded something
 
     @property
     def name(self) -> str:
@@ -88,13 +97,14 @@ class RayEncoder:
         self._connect(ray)
         batch = self.settings.batch_size
         items = [{"position": position, "text": text} for position, text in enumerate(texts)]
-        dataset = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / (4 * batch))))
+        dataset = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / batch)))
         embedded = dataset.map_batches(
             _EncoderActor, fn_constructor_kwargs={"factory": self.factory, "batch_size": batch, "threads": 1},
             batch_size=batch, concurrency=self.settings.ray_workers, num_cpus=1, batch_format="numpy",
         )
         try:
             for result in embedded.iter_batches(batch_size=None, batch_format="numpy"):
+                self.workers.update(str(worker) for worker in result["worker"])
                 yield [int(p) for p in result["position"]], np.asarray(result["vector"], dtype=np.float32)
         except ray.exceptions.RayError as error:
             raise StoreError(f"embedding through Ray failed ({' '.join(str(error).split())[:300]}): rerun the same "
@@ -115,7 +125,9 @@ class RayEncoder:
             try:
                 if self.address == LOCAL:
                     ray.init(num_cpus=max(self.settings.ray_workers, os.cpu_count() or 1), include_dashboard=False,
-                             log_to_driver=False, configure_logging=False)
+                             log_to_driver=False, configure_logging=False,
+                             # a busy machine can take minutes to start a worker process; Ray's default gives up after one
+                             _system_config={"worker_register_timeout_seconds": 600})
                     self._started_here = True
                 else:
                     ray.init(address=self.address, log_to_driver=False, configure_logging=False)
@@ -136,10 +148,11 @@ class RayEncoder:
             self._started_here = False
 
 
-def ray_encoder(local: Encoder, settings: Settings, address: str | None) -> RayEncoder:
-    """A RayEncoder, or ConfigError when Ray is not installed."""
+def ray_encoder(settings: Settings, address: str | None) -> RayEncoder:
+    """A RayEncoder for the settings' model (the driver's copy only counts tokens), or ConfigError without Ray."""
     try:
         import ray  # noqa: F401
     except ImportError:
         raise ConfigError("--ray needs Ray: pip install 'qa-news[ray]'") from None
+    local = load_encoder(settings.model_name, backend=settings.encoder_backend)
     return RayEncoder(local, settings=settings, address=address or LOCAL)
