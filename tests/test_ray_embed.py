@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 
 import numpy as np
 import pytest
@@ -26,9 +27,11 @@ def fake_actors(monkeypatch):
     import qa.ray_embed
 
     ray.cloudpickle.register_pickle_by_value(conftest)
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # LosesWorker, below
     monkeypatch.setattr(qa.ray_embed, "encoder_factory", lambda settings: functools.partial(FakeEncoder, name=settings.model_name))
     yield
     ray.cloudpickle.unregister_pickle_by_value(conftest)
+    ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
     if ray.is_initialized():
         ray.shutdown()
 
