@@ -19,20 +19,25 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 from embeddings.encoder import Encoder, load_encoder
 from qa.answer import NOT_FOUND_TEXT, answer_confidence, build_answer, score_sentences
 from qa.config import Settings
 from qa.conversation import parse_history
 from qa.errors import ConfigError, QAError, QuestionError
-from qa.index import NewsIndex, UpdateReport, build_index, check_dimension, live_generation, load_index
+from qa.index import NewsIndex, UpdateReport, build_index, live_generation, load_index
 from qa.locking import GenerationLease, lease_generation
 from qa.query import Query, build_query
 from qa.reader.calibration import Calibration, load_calibration
 from qa.reader.features import Candidate, article_terms, candidates_from_hits, shortlist
 from qa.reader.model import Reading, SpanReader, read_header
-from qa.retrieve import allowed_rows, retrieve
+from qa.store import (
+    FAISS,
+    DateRestriction,
+    Store,
+    as_store,
+    check_dimension,
+    open_store,
+)
 from qa.types import Answer, Article
 
 __all__ = ["NOT_FOUND_TEXT", "Assistant", "CollectionInfo", "ask", "clean_question", "default_assistant", "ensure_default_index",
@@ -64,27 +69,33 @@ class CollectionInfo:
 class Served:
     """The generation an Assistant answers from, its lease (kept while any question uses it) and its caches."""
 
-    index: NewsIndex
+    index: NewsIndex | Store
+    store: Store
     lease: GenerationLease | None = None
     terms: dict[str, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, index: NewsIndex | Store) -> Served:
+        """An index as served: a FAISS generation with its lease, a store as it is."""
+        return cls(index, as_store(index), lease_generation(index.path) if isinstance(index, NewsIndex) else None)
+
 
 class Assistant:
-    """Answers questions from one index. Safe to share between threads.
+    """Answers questions from one index (a FAISS `NewsIndex` or any `qa.store.Store`). Safe to share between threads.
 
-    It follows re-indexing: at most every `settings.reload_check_seconds` a question reads the index's
-    `CURRENT`, and when a new generation is live the assistant loads it and switches to it between
-    questions (see `refresh`).
+    It follows re-indexing of a FAISS index folder: at most every `settings.reload_check_seconds` a
+    question reads the index's `CURRENT`, and when a new generation is live the assistant loads it and
+    switches to it between questions (see `refresh`). A Milvus store is live already: nothing to switch.
     """
 
-    def __init__(self, index: NewsIndex, *, settings: Settings, encoder: Encoder | None = None, reader: Reader | None = None,
+    def __init__(self, index: NewsIndex | Store, *, settings: Settings, encoder: Encoder | None = None, reader: Reader | None = None,
                  calibration: Calibration | None = None) -> None:
-        self._served = Served(index, lease_generation(index.path))
+        self._served = Served.of(index)
         self._reload_lock = threading.Lock()
         self._next_check = time.monotonic() + (settings.reload_check_seconds or 0.0)
         self._not_loadable: str | None = None  # a generation that failed to load: not tried again
         self.settings = settings
-        self.encoder = encoder or load_encoder(index.model_name, backend=settings.encoder_backend)
+        self.encoder = encoder or load_encoder(self.store.model_name, backend=settings.encoder_backend)
         if reader is None:
             span_reader = SpanReader(threads=settings.reader_threads, backend=settings.reader_backend)
             calibration = calibration or load_calibration(span_reader.folder, reader_sha256=read_header(span_reader.folder)["sha256"])
@@ -94,9 +105,14 @@ class Assistant:
         self._checked = threading.Event()
 
     @property
-    def index(self) -> NewsIndex:
+    def index(self) -> NewsIndex | Store:
         """The index being answered from."""
         return self._served.index
+
+    @property
+    def store(self) -> Store:
+        """The index being answered from, as a Store (the FAISS index wrapped, a Milvus store as it is)."""
+        return self._served.store
 
     @property
     def _terms_cache(self) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
@@ -122,6 +138,8 @@ class Assistant:
             True if it switched.
         """
         served = self._served
+        if not isinstance(served.index, NewsIndex):
+            return False
         index_dir = served.index.path.parent
         try:
             live = live_generation(index_dir).name
@@ -131,7 +149,7 @@ class Assistant:
             return False  # unchanged, known bad, or another thread is loading it
         try:
             index = load_index(index_dir, settings=self.settings.with_(model_name=self.encoder.name))
-            check_dimension(index, self.encoder)
+            check_dimension(as_store(index), self.encoder.name, self.encoder.dimension)
         except QAError as error:
             self._not_loadable = live
             logger.warning("still answering from %s: the new index generation %s cannot be used (%s)",
@@ -139,7 +157,7 @@ class Assistant:
             return False
         finally:
             self._reload_lock.release()
-        self._served = Served(index, lease_generation(index.path))
+        self._served = Served.of(index)
         logger.info("now answering from %s (%d articles)", index.path.name, len(index.articles))
         return True
 
@@ -155,6 +173,8 @@ class Assistant:
     def load(cls, index_dir: str | Path | None = None, *, settings: Settings | None = None, encoder: Encoder | None = None) -> Assistant:
         """An assistant over an existing index; with no directory, the default demo index (built on first use)."""
         settings = settings or Settings.from_env()
+        if settings.store != FAISS:  # a Milvus store: the index is named by settings.store, not a folder
+            return cls(open_store(settings if encoder is None else settings.with_(model_name=encoder.name)), settings=settings, encoder=encoder)
         if index_dir is None and settings.index_dir is None:
             ensure_default_index(settings, encoder=encoder)
         path = Path(index_dir) if index_dir is not None else settings.resolved_index_dir
@@ -176,11 +196,13 @@ class Assistant:
             The number of articles prepared.
         """
         served = self._served
-        for article in served.index.articles.values():
+        prepared = 0
+        for article in served.store.articles():
             self._article_terms(article, served)
+            prepared += 1
         self.encoder.encode(["warm up"])
         self.reader.read("warm up", ["Warm up."])
-        return len(served.index.articles)
+        return prepared
 
     def clear_caches(self) -> None:
         """Forget what `warm_up` and earlier questions prepared (article terms, question vectors)."""
@@ -190,8 +212,9 @@ class Assistant:
             cache.clear()
 
     def info(self) -> CollectionInfo:
-        earliest, latest = self.index.date_range()
-        return CollectionInfo(len(self.index.articles), len(self.index.chunks), earliest, latest, self.index.model_name, self.index.path.parent)
+        store = self.store
+        (articles, chunks), (earliest, latest) = store.counts(), store.date_range()
+        return CollectionInfo(articles, chunks, earliest, latest, store.model_name, Path(store.location))
 
     def ask(
         self,
@@ -221,7 +244,7 @@ class Assistant:
             raise ConfigError(f"since {since} is after until {until}: swap them or leave one out")
         served = self._current()  # one generation for the whole question, even if a re-index switches it meanwhile
         if not self._checked.is_set():
-            check_dimension(served.index, self.encoder)
+            check_dimension(served.store, self.encoder.name, self.encoder.dimension)
             self._checked.set()
         query = build_query(question, parse_history(history), top_k=top_k or self.settings.top_k, since=since, until=until,
                             context_turns=self.settings.context_turns)
@@ -234,12 +257,12 @@ class Assistant:
         """Retrieve, shortlist, read and cite for a built Query (from `served`, by default the current generation)."""
         settings = self.settings
         served = served or self._served
-        allowed = allowed_rows(served.index, since=query.since, until=query.until)
-        if allowed is not None and allowed.size == 0:
+        restriction = served.store.restrict(query.since, query.until)
+        if restriction is not None and restriction.empty:
             return Answer(question=query.question, found=False, confidence=0.0,
                           text=f"No article in this collection is dated {_describe_range(query.since, query.until)} "
                                "(undated articles are left out once dates are given).")
-        shortlisted = shortlist(self.candidates(query, allowed=allowed, served=served), self.calibration.shortlist,
+        shortlisted = shortlist(self.candidates(query, restriction=restriction, served=served), self.calibration.shortlist,
                                 settings.reader_sentences)
         reading = self.reader.read(query.text, [candidate.text for candidate, _ in shortlisted])
         scored = score_sentences(shortlisted, reading, self.calibration)
@@ -247,14 +270,14 @@ class Assistant:
         threshold = settings.min_confidence if settings.min_confidence is not None else self.calibration.threshold
         return build_answer(query, scored, confidence=confidence, threshold=threshold)
 
-    def candidates(self, query: Query, *, allowed: np.ndarray | None = None, served: Served | None = None) -> list[Candidate]:
-        """Every sentence of the chunks retrieved for `query` (rows limited to `allowed`), with its shortlist features."""
+    def candidates(self, query: Query, *, restriction: DateRestriction | None = None, served: Served | None = None) -> list[Candidate]:
+        """Every sentence of the chunks retrieved for `query` (within the `restriction`), with its shortlist features."""
         served = served or self._served
-        index = served.index
+        store = served.store
         vector = self.encoder.encode([query.retrieval_text])[0]
-        hits = retrieve(index, vector, query.retrieval_text, settings=self.settings,
-                        top_k=max(query.top_k, self.settings.hits_read), allowed=allowed)
-        return candidates_from_hits(hits, index.sentences.__getitem__, query.terms, index.lexical.idf,
+        hits = store.search(vector, query.retrieval_text, settings=self.settings,
+                            top_k=max(query.top_k, self.settings.hits_read), restriction=restriction)
+        return candidates_from_hits(hits, store.sentences, query.terms, store.idf,
                                     names=query.names, terms_of=functools.partial(self._article_terms, served=served))
 
 
@@ -305,15 +328,20 @@ def clean_question(question: str, max_chars: int) -> str:
 
 def index_sources(sources: Sequence[str | Path], index_dir: Path, *, settings: Settings, encoder: Encoder | None = None, rebuild: bool = False, on_progress=None,
                   wait: bool = True) -> UpdateReport:
-    """Read sources (any mix of supported formats) and build or update the index at `index_dir`.
+    """Read sources (any mix of supported formats) and build or update the index at `index_dir` (or the Milvus `settings.store`).
 
-    With `wait` False, IndexBusyError at once if another run is writing that index (else it waits its turn).
+    With `wait` False, IndexBusyError at once if another run is writing that index folder (else it waits its turn).
     """
     from qa.ingest import read_sources
 
     result = read_sources(list(sources), progress=settings.show_progress)
-    report = build_index(result.articles, index_dir, settings=settings, encoder=encoder, rebuild=rebuild, on_progress=on_progress,
-                         wait=wait)
+    if settings.store != FAISS:
+        from qa.store.milvus import update_milvus
+
+        report = update_milvus(result.articles, settings=settings, encoder=encoder, rebuild=rebuild, on_progress=on_progress)
+    else:
+        report = build_index(result.articles, index_dir, settings=settings, encoder=encoder, rebuild=rebuild, on_progress=on_progress,
+                             wait=wait)
     return replace(report, files_read=result.files_read, duplicates_merged=result.duplicates_merged, skipped=result.skipped,
                    shortened=result.shortened)
 

@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env(model_name=getattr(args, "model", None), index_dir=getattr(args, "index", None),
-                                     show_progress=False if getattr(args, "quiet", False) else None)
+                                     show_progress=False if getattr(args, "quiet", False) else None, store=getattr(args, "store", None))
+        _check_store(settings)
         return args.run(args, settings)
     except (QAError, EncoderError) as error:
         print(f"error: {_inert(' '.join(str(error).split()))}", file=sys.stderr)
@@ -47,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         sub.add_argument("--index", type=Path, help="index directory (default: the demo index in your cache directory)")
         sub.add_argument("--model", help="sentence-transformers model name or path (default: all-MiniLM-L6-v2)")
+        sub.add_argument("--store", metavar="URI", help="where the index lives: faiss (default, the --index folder), a Milvus Lite "
+                         "file ending in .db, or a Milvus server http://host:19530 (docs/scale-out.md)")
         return sub
 
     index = add("index", _run_index, "Index article files and folders (scraped pages, .txt/.md, .jsonl/.csv, .html).")
@@ -55,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--quiet", action="store_true", help="no progress bars")
     index.add_argument("--no-wait", action="store_true",
                        help="fail at once (exit 2) if another `qa index` is writing the same index, instead of waiting for it")
+    index.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                       help="embed on a Ray cluster (an actor pool of encoders; QA_RAY_WORKERS of them): its address, "
+                            "or nothing to start one on this machine")
 
     stats = add("stats", _run_stats, "Describe an index: articles, chunks, model, dates.")
     stats.add_argument("--json", action="store_true", help="print JSON")
@@ -91,11 +97,26 @@ def _index_dir(settings: Settings) -> Path:
     return settings.resolved_index_dir
 
 
+def _check_store(settings: Settings) -> None:
+    from qa.store import check_store
+
+    check_store(settings)
+
+
 def _run_index(args, settings: Settings) -> int:
     from qa.assistant import index_sources
 
-    report = index_sources(args.sources, _index_dir(settings), settings=settings, rebuild=args.rebuild,
-                           on_progress=lambda message: print(_inert(message), file=sys.stderr), wait=not args.no_wait)
+    encoder = None
+    if args.ray is not None:
+        from qa.ray_embed import ray_encoder
+
+        encoder = ray_encoder(settings, args.ray)
+    try:
+        report = index_sources(args.sources, _index_dir(settings), settings=settings, rebuild=args.rebuild, encoder=encoder,
+                               on_progress=lambda message: print(_inert(message), file=sys.stderr), wait=not args.no_wait)
+    finally:
+        if encoder is not None:
+            encoder.close()
     for problem in report.skipped:
         print(_inert(f"skipped {problem}"), file=sys.stderr)
     for cut in report.shortened:
@@ -107,7 +128,7 @@ def _run_index(args, settings: Settings) -> int:
           f"{len(report.skipped)} skipped{cut_count})")
     print(f"added {report.added}, updated {report.updated}, removed {report.removed}, unchanged {report.unchanged}; "
           f"embedded {report.chunks_embedded} of {report.chunks} chunks in {report.seconds:.1f} s")
-    print(f"index: {report.index_dir}")
+    print(f"index: {report.index_dir}" if settings.store == "faiss" else f"index: {settings.milvus_collection} in {settings.store}")
     return 0
 
 
@@ -115,6 +136,8 @@ def _run_stats(args, settings: Settings) -> int:
     from qa.assistant import ensure_default_index
     from qa.index import load_index
 
+    if settings.store != "faiss":
+        return _print_stats(_milvus_stats(settings), as_json=args.json)
     if args.index is None and settings.index_dir is None:
         ensure_default_index(settings)  # as `ask` and `eval` do: the demo index is built on first use
     index = load_index(_index_dir(settings), settings=settings, check_model=False)
@@ -126,7 +149,23 @@ def _run_stats(args, settings: Settings) -> int:
         "earliest": earliest.isoformat() if earliest else None, "latest": latest.isoformat() if latest else None,
         "corpus_hash": index.manifest["corpus_hash"], "built_at": index.manifest["built_at"],
     }
-    if args.json:
+    return _print_stats(stats, as_json=args.json)
+
+
+def _milvus_stats(settings: Settings) -> dict:
+    from qa.store.milvus import MilvusStore
+
+    store = MilvusStore.open(settings, check_model=False)
+    (articles, chunks), (earliest, latest) = store.counts(), store.date_range()
+    return {"store": store.location, "collection": settings.milvus_collection, "model_name": store.model_name,
+            "dimension": store.dimension, "index_kind": f"milvus {settings.milvus_dense_index} + BM25", "articles": articles,
+            "chunks": chunks, "earliest": earliest.isoformat() if earliest else None,
+            "latest": latest.isoformat() if latest else None, "corpus_hash": store.meta.get("corpus_hash"),
+            "built_at": store.meta.get("built_at")}
+
+
+def _print_stats(stats: dict, *, as_json: bool) -> int:
+    if as_json:
         print(json.dumps(stats, indent=2))
     else:
         for key, value in stats.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,16 @@ class Settings:
     max_question_chars: int = 1000
     reload_check_seconds: float | None = 2.0  # how often an Assistant looks for a re-indexed generation; None: never
     show_progress: bool = True
+    store: str = "faiss"  # "faiss" (index_dir), a Milvus Lite file "x.db", or a Milvus server "http://host:19530" (docs/scale-out.md)
+    milvus_collection: str = "qa_news"  # one collection (plus its article records) per index in a Milvus store
+    milvus_dense_index: str = "FLAT"  # Milvus index type of the dense vectors: FLAT (exact, as the FAISS default) or HNSW, IVF_SQ8, ...
+    milvus_write_batch: int = 256  # chunks per Milvus upsert while indexing
+    ray_workers: int = 2  # encoder actors when embedding through Ray (`qa index --ray`)
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "chunk_tokens", "top_k", "dense_candidates", "lexical_candidates",
-                    "rrf_k", "max_chunks_per_article", "hits_read", "context_turns", "reader_sentences", "reader_threads", "max_question_chars")
+                    "rrf_k", "max_chunks_per_article", "hits_read", "context_turns", "reader_sentences", "reader_threads", "max_question_chars",
+                    "milvus_write_batch", "ray_workers")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -70,6 +77,10 @@ class Settings:
             raise ConfigError(f"encoder_backend must be one of {', '.join(BACKENDS)}, got {self.encoder_backend!r}")
         if not self.model_name.strip():
             raise ConfigError("model_name is empty: give a sentence-transformers model name or path")
+        if not self.store.strip():
+            raise ConfigError("store is empty: use faiss, a Milvus Lite file such as index.db, or a Milvus URI such as http://localhost:19530")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):
+            raise ConfigError(f"milvus_collection must be letters, digits and underscores, starting with a letter, got {self.milvus_collection!r}")
         if self.index_dir is not None and not isinstance(self.index_dir, Path):
             object.__setattr__(self, "index_dir", Path(self.index_dir))
 

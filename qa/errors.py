@@ -45,3 +45,7 @@ class IndexBusyError(QAError):
 
 class IndexWriteError(QAError):
     """The index could not be written (full disk, no permission); the previous index is unchanged."""
+
+
+class StoreError(QAError):
+    """A search store (a Milvus server or file) could not be reached or refused an operation."""

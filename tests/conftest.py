@@ -156,8 +156,12 @@ def use_fake_models(patch: pytest.MonkeyPatch) -> None:
     a FakeReader and `fake_calibration()`: no model is loaded, answers do not depend on trained weights."""
     import qa.assistant
     import qa.index
+    import qa.ray_embed
+    import qa.store.milvus
 
     patch.setattr(qa.index, "load_encoder", lambda name, **_: FakeEncoder(name=name))
+    patch.setattr(qa.store.milvus, "load_encoder", lambda name, **_: FakeEncoder(name=name))
+    patch.setattr(qa.ray_embed, "load_encoder", lambda name, **_: FakeEncoder(name=name))
     patch.setattr(qa.assistant, "load_encoder", lambda name, **_: FakeEncoder(name=name))
     patch.setattr(qa.assistant, "SpanReader", FakeReader)
     patch.setattr(qa.assistant, "read_header", lambda folder: {"sha256": ""})
