@@ -47,10 +47,16 @@ class Settings:
     min_confidence: float | None = None  # None: the threshold calibrated with the reader (qa/reader/weights/calibration.json)
     max_question_chars: int = 1000
     show_progress: bool = True
+    allow_upload: bool = False  # the chat's "Add articles": per-session collections over the base index (qa serve --allow-upload)
+    upload_max_files: int = 20  # per session
+    upload_max_bytes: int = 5_000_000  # per session, all files together
+    upload_max_articles: int = 200  # per session
+    upload_max_sessions: int = 50  # sessions holding uploads at once; past that, new uploads are refused until one ends
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "chunk_tokens", "top_k", "dense_candidates", "lexical_candidates",
-                    "rrf_k", "max_chunks_per_article", "hits_read", "reader_sentences", "reader_threads", "max_question_chars")
+                    "rrf_k", "max_chunks_per_article", "hits_read", "reader_sentences", "reader_threads", "max_question_chars",
+                    "upload_max_files", "upload_max_bytes", "upload_max_articles", "upload_max_sessions")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

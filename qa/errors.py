@@ -37,3 +37,7 @@ class ModelLoadError(QAError):
 
 class QuestionError(QAError):
     """A question is empty, too long or otherwise not askable."""
+
+
+class UploadError(QAError):
+    """Articles added in the chat could not be taken (nothing given, a session limit reached, the session ended)."""
