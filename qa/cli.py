@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env(model_name=getattr(args, "model", None), index_dir=getattr(args, "index", None),
-                                     show_progress=False if getattr(args, "quiet", False) else None)
+                                     show_progress=False if getattr(args, "quiet", False) else None,
+                                     allow_upload=getattr(args, "allow_upload", None))
         return args.run(args, settings)
     except (QAError, EncoderError) as error:
         print(f"error: {_inert(' '.join(str(error).split()))}", file=sys.stderr)
@@ -75,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=7860)
     serve.add_argument("--examples", type=Path, metavar="FILE",
                        help="example questions to show, one per line (default: the demo questions, for the demo index only)")
+    serve.add_argument("--allow-upload", action="store_true", default=None,
+                       help="let visitors add articles to a collection of their own session (also QA_ALLOW_UPLOAD=1)")
     return parser
 
 

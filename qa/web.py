@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import functools
 import logging
@@ -408,6 +409,7 @@ def build_demo(
                 uploads.close(getattr(request, "session_hash", None))
 
             demo.unload(close_session)
+            atexit.register(uploads.close_all)  # and every session's files when the server stops
         demo.load(functools.partial(describe_collection, assistant), None, collection, api_visibility="private",
                   show_progress="hidden")
 
