@@ -350,7 +350,7 @@ def build_demo(
         gr.Markdown(INTRO)
         collection = gr.HTML(render_status(LOADING), head=f"<style>{CSS}</style>", elem_id="qa-collection",
                              js_on_load=None)
-        copy_text = gr.Button("Copy as text", size="sm", render=False, elem_id="qa-copy-text")
+        copy_text = gr.Button("Copy as text", size="sm", render=False)
         chatbot = gr.Chatbot(
             label="Conversation",
             elem_id="qa-chat",
