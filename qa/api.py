@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import PurePath
 from typing import Any
 
@@ -61,3 +62,15 @@ def answer_payload(answer: Answer) -> dict[str, Any]:
         "confidence": answer.confidence,
         "citations": citations,
     }
+
+
+def answer_from_payload(payload: dict[str, Any]) -> Answer:
+    """The Answer back from `answer_payload` data (as a server's `/answer` returns it); `sources` hold file names."""
+    citations = tuple(
+        Citation(article_id=c["article_id"], title=c["title"], published=dt.date.fromisoformat(c["published"]) if c["published"] else None,
+                 sources=tuple(c["sources"]), url=c["url"], quote=c["quote"], start=c["start"], end=c["end"],
+                 answer_start=c["answer_start"], answer_end=c["answer_end"], score=c["score"])
+        for c in payload["citations"]
+    )
+    return Answer(question=payload["question"], text=payload["text"], found=payload["found"], confidence=payload["confidence"],
+                  citations=citations, span=payload["span"])

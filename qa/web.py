@@ -448,9 +448,17 @@ def launch(index_dir: str | Path | None = None, *, host: str = "127.0.0.1", port
 
     settings = settings or Settings.from_env()
     examples = read_examples(examples_file) if examples_file is not None else default_examples(index_dir, settings)
+    from qa.remote import register_server, unregister_server
+
     factory = functools.partial(Assistant.load, index_dir, settings=settings)
     demo = build_demo(factory, settings=settings, preload=True, examples=examples)
-    demo.launch(server_name=host, server_port=port)
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True)
+    # A one-shot `qa ask` over the same index asks this server instead of loading the models itself.
+    registration = register_server(Path(index_dir) if index_dir is not None else settings.resolved_index_dir, demo.local_url)
+    try:
+        demo.block_thread()
+    finally:
+        unregister_server(registration)
 
 
 def default_examples(index_dir: str | Path | None, settings: Settings) -> tuple[str, ...]:
