@@ -110,8 +110,8 @@ class SessionCollection:
                               "add fewer, or put several articles in one .jsonl or .csv file")
         size = sum(f.stat().st_size for f in files) + len(pasted.encode("utf-8"))
         if self._bytes + size > limits.upload_max_bytes:
-            raise UploadError(f"at most {_megabytes(limits.upload_max_bytes)} per session: these files hold {_megabytes(size)} "
-                              f"and {_megabytes(self._bytes)} are already added; add smaller files")
+            raise UploadError(f"at most {_size(limits.upload_max_bytes)} per session: these files hold {_size(size)} "
+                              f"and {_size(self._bytes)} are already added; add smaller files")
         return size
 
     def _store(self, files: list[Path], pasted: str) -> list[Path]:
@@ -248,5 +248,5 @@ def _without(text: str, folder: Path) -> str:
     return re.sub(re.escape(str(folder)) + r"/\d+/", "", text)
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
+def _size(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size / 1_000:.1f} kB"
