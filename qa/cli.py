@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import json
 import sys
@@ -19,7 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env(model_name=getattr(args, "model", None), index_dir=getattr(args, "index", None),
-                                     show_progress=False if getattr(args, "quiet", False) else None, store=getattr(args, "store", None))
+                                     show_progress=False if getattr(args, "quiet", False) else None, store=getattr(args, "store", None),
+                                     allow_upload=getattr(args, "allow_upload", None))
         _check_store(settings)
         return args.run(args, settings)
     except (QAError, EncoderError) as error:
@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--since", type=_date, help="only articles published on or after YYYY-MM-DD")
     ask.add_argument("--until", type=_date, help="only articles published on or before YYYY-MM-DD")
     ask.add_argument("--history", action="append", default=[], metavar="QUESTION", help="an earlier question (repeat, oldest first)")
+    ask.add_argument("--local", action="store_true",
+                     help="answer in this process even when a `qa serve` of the same index is running (by default it is asked: faster)")
 
     evaluate = add("eval", _run_eval, "Score answers against a JSONL file of questions with gold answers.")
     evaluate.add_argument("file", type=Path)
@@ -83,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=7860)
     serve.add_argument("--examples", type=Path, metavar="FILE",
                        help="example questions to show, one per line (default: the demo questions, for the demo index only)")
+    serve.add_argument("--allow-upload", action="store_true", default=None,
+                       help="let visitors add articles to a collection of their own session (also QA_ALLOW_UPLOAD=1)")
     return parser
 
 
@@ -182,8 +186,10 @@ def _load_assistant(args, settings: Settings):
 def _run_ask(args, settings: Settings) -> int:
     if args.top_k is not None and args.top_k < 1:
         raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
-    assistant = _load_assistant(args, settings)
-    answer = assistant.ask(args.question, history=args.history or None, top_k=args.top_k, since=args.since, until=args.until)
+    answer = None if args.local or args.model else _ask_running_server(args, settings)
+    if answer is None:
+        assistant = _load_assistant(args, settings)
+        answer = assistant.ask(args.question, history=args.history or None, top_k=args.top_k, since=args.since, until=args.until)
     if args.json:
         print(json.dumps(answer_to_dict(answer), indent=2, ensure_ascii=False))
     else:
@@ -191,13 +197,24 @@ def _run_ask(args, settings: Settings) -> int:
     return 0
 
 
+def _ask_running_server(args, settings: Settings):
+    """The Answer from a `qa serve` of the same index when one is running (no model to load), else None."""
+    from qa.api import answer_from_payload
+    from qa.remote import ask_server, find_server
+
+    url = find_server(args.index or settings.resolved_index_dir)
+    if url is None:
+        return None
+    payload = ask_server(url, args.question, top_k=args.top_k or settings.top_k, history=args.history,
+                         since=args.since.isoformat() if args.since else "", until=args.until.isoformat() if args.until else "")
+    return answer_from_payload(payload) if payload is not None else None
+
+
 def answer_to_dict(answer) -> dict:
-    """The Answer as plain JSON-ready data."""
-    data = dataclasses.asdict(answer)
-    for citation in data["citations"]:
-        citation["published"] = citation["published"].isoformat() if citation["published"] else None
-        citation["sources"] = list(citation["sources"])
-    return data
+    """The Answer as plain JSON-ready data: the same shape as the chat's `/answer` API (`qa.api.answer_payload`)."""
+    from qa.api import answer_payload
+
+    return answer_payload(answer)
 
 
 def format_answer(answer, *, color: bool = False) -> str:

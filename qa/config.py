@@ -55,11 +55,16 @@ class Settings:
     milvus_dense_index: str = "FLAT"  # Milvus index type of the dense vectors: FLAT (exact, as the FAISS default) or HNSW, IVF_SQ8, ...
     milvus_write_batch: int = 256  # chunks per Milvus upsert while indexing
     ray_workers: int = 2  # encoder actors when embedding through Ray (`qa index --ray`)
+    allow_upload: bool = False  # the chat's "Add articles": per-session collections over the base index (qa serve --allow-upload)
+    upload_max_files: int = 20  # per session
+    upload_max_bytes: int = 5_000_000  # per session, all files together
+    upload_max_articles: int = 200  # per session
+    upload_max_sessions: int = 50  # sessions holding uploads at once; past that, new uploads are refused until one ends
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "chunk_tokens", "top_k", "dense_candidates", "lexical_candidates",
                     "rrf_k", "max_chunks_per_article", "hits_read", "context_turns", "reader_sentences", "reader_threads", "max_question_chars",
-                    "milvus_write_batch", "ray_workers")
+                    "milvus_write_batch", "ray_workers", "upload_max_files", "upload_max_bytes", "upload_max_articles", "upload_max_sessions")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

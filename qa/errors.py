@@ -49,3 +49,7 @@ class IndexWriteError(QAError):
 
 class StoreError(QAError):
     """A search store (a Milvus server or file) could not be reached or refused an operation."""
+
+
+class UploadError(QAError):
+    """Articles added in the chat could not be taken (nothing given, a session limit reached, the session ended)."""

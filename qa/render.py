@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import re
 from pathlib import PurePath
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from qa.api import cited_citations
 from qa.errors import QAError
 from qa.types import Answer, Citation
 
@@ -81,9 +83,22 @@ def highlight(quote: str, start: int | None, end: int | None) -> str:
     )
 
 
-def cite_mark(number: int) -> str:
-    """The numbered mark that points from answer text to the sources panel."""
-    return f'<sup class="qa-cite">[{number}]</sup>'
+def cite_mark(number: int, anchor: str | None = None) -> str:
+    """The numbered mark that points from answer text to a source; a link to its card when `anchor` names the message."""
+    if anchor is None:
+        return f'<sup class="qa-cite">[{number}]</sup>'
+    return f'<sup class="qa-cite"><a class="qa-cite-link" href="#{source_id(anchor, number)}">[{number}]</a></sup>'
+
+
+def source_id(anchor: str, number: int) -> str:
+    """The HTML id of source card `number` in the message `anchor`."""
+    return f"{anchor}-src-{number}"
+
+
+def message_anchor(answer: Answer, turn: int = 0) -> str:
+    """An id prefix for one chat message, unique within a conversation (turn number) and across answers (a digest)."""
+    digest = hashlib.sha1(f"{answer.question}\n{answer.text}".encode()).hexdigest()[:8]
+    return f"qa-{turn}-{digest}"
 
 
 def format_date(published: dt.date | None) -> str:
@@ -91,17 +106,17 @@ def format_date(published: dt.date | None) -> str:
     return published.isoformat() if published is not None else "date unknown"
 
 
-def render_answer(answer: Answer) -> str:
-    """The reply: the answer sentence(s) with the span highlighted and citation marks.
+def render_answer(answer: Answer, *, anchor: str | None = None) -> str:
+    """The reply: the answer sentence(s) with the span highlighted and citation marks (links when `anchor` is given).
 
     A not-found reply gets the `qa-not-found` class, its text (or `NOT_FOUND_NOTICE`) as a
-    notice, and the closest articles.
+    notice, and the closest articles (not numbered: nothing is cited).
     """
     if not answer.found:
         return _render_not_found(answer)
     lines = [
         '<div class="qa-answer qa-found">',
-        f'<p class="qa-answer-text">{_answer_body(answer)}</p>',
+        f'<p class="qa-answer-text">{_answer_body(answer, anchor)}</p>',
     ]
     if answer.citations:
         first = answer.citations[0]
@@ -113,21 +128,59 @@ def render_answer(answer: Answer) -> str:
     return "".join(lines)
 
 
-def render_sources(answer: Answer) -> str:
-    """A collapsible panel listing every cited article with its quote; empty without citations."""
+def render_sources(answer: Answer, *, anchor: str | None = None) -> str:
+    """A collapsible panel: the cited sources, numbered as in the text, then the others as "also relevant".
+
+    With `anchor`, each numbered card carries the id its `[n]` mark links to. Empty without citations.
+    """
     if not answer.citations:
         return ""
-    items = [_render_source(number, citation) for number, citation in enumerate(answer.citations, start=1)]
+    cited, others = cited_citations(answer)
+    items = [_render_source(citation, number, anchor) for number, citation in enumerate(cited, start=1)]
+    if others:
+        label = "Also relevant" if cited else "Closest passages"
+        items.append(f'<p class="qa-also-label">{label}:</p>')
+        items += [_render_source(citation, None, None) for citation in others]
     return '<details class="qa-sources"><summary>Sources</summary>' + "".join(items) + "</details>"
 
 
-def render_reply(answer: Answer) -> str:
-    """The whole chat message for an answer: the answer, then its sources."""
-    sources = render_sources(answer)
-    return render_answer(answer) + sources
+def render_reply(answer: Answer, *, anchor: str | None = None) -> str:
+    """The whole chat message for an answer: the answer, then its sources; `anchor` makes the marks links."""
+    return render_answer(answer, anchor=anchor) + render_sources(answer, anchor=anchor)
 
 
-def render_error(error: BaseException | str) -> str:
+def plain_answer(answer: Answer) -> str:
+    """The answer as plain text: the text with `[n]` marks, then the cited sources as a reference list.
+
+    Each reference gives the title, date and URL (or source file); sources not cited follow as "also
+    relevant" (or "closest articles" for a not-found answer). No markup, no entities.
+    """
+    cited, others = cited_citations(answer)
+    if answer.found:
+        marks = "".join(f" [{number}]" for number in range(1, len(cited) + 1))
+        lines = [answer.text.strip() + marks]
+        if answer.span:
+            lines.append(f"Answer: {answer.span} (confidence {answer.confidence:.0%})")
+    else:
+        lines = [answer.text.strip() or NOT_FOUND_NOTICE]
+    if cited:
+        lines += ["", "References:"] + [f"[{number}] {_reference(c)}" for number, c in enumerate(cited, start=1)]
+    if others:
+        lines += ["", "Also relevant:" if cited else "Closest articles:"] + [f"- {_reference(c)}" for c in others]
+    return "\n".join(lines)
+
+
+def plain_turn(question: str, reply: str) -> str:
+    """One question and its plain-text reply, as the copied conversation shows them."""
+    return f"Q: {question.strip()}\n\n{reply}"
+
+
+def _reference(citation: Citation) -> str:
+    where = citation.url or ", ".join(PurePath(source).name or source for source in citation.sources)
+    return f"{citation.title}, {format_date(citation.published)}" + (f", {where}" if where else "")
+
+
+def render_error(error: BaseException | str, *, lead: str = "Sorry, I could not answer that.") -> str:
     """A failure as a chat message: our own errors say what to fix, others stay vague (no traceback)."""
     if isinstance(error, str):
         message = error
@@ -136,7 +189,7 @@ def render_error(error: BaseException | str) -> str:
     else:
         message = UNEXPECTED_ERROR
     message = message[:1].upper() + message[1:]  # a sentence of its own after "Sorry, ..."
-    return f'<div class="qa-error"><strong>Sorry, I could not answer that.</strong> {escape_text(message)}</div>'
+    return f'<div class="qa-error"><strong>{escape_text(lead)}</strong> {escape_text(message)}</div>'
 
 
 def render_status(message: str) -> str:
@@ -160,26 +213,32 @@ def render_collection_line(info: CollectionInfoLike) -> str:
     )
 
 
-def _answer_body(answer: Answer) -> str:
-    """Answer text with each citation's quote highlighted and followed by its mark."""
+def _answer_body(answer: Answer, anchor: str | None) -> str:
+    """Answer text with each quoted citation highlighted and followed by its mark, then the marks of sources repeating it."""
+    cited, _ = cited_citations(answer)
+    numbers = {id(citation): number for number, citation in enumerate(cited, start=1)}
     text = answer.text
     parts: list[str] = []
     position = 0
-    for number, citation in enumerate(answer.citations, start=1):
+    marked: set[int] = set()
+    for citation in cited:
         at = text.find(citation.quote, position) if citation.quote else -1
         if at < 0:
             continue
         parts.append(escape_text(text[position:at]))
         parts.append(highlight(citation.quote, citation.answer_start, citation.answer_end))
-        parts.append(" " + cite_mark(number))
+        parts.append(" " + cite_mark(numbers[id(citation)], anchor))
+        marked.add(id(citation))
         position = at + len(citation.quote)
     if parts:
         parts.append(escape_text(text[position:]))
-        return "".join(parts)
-    # The text is not a verbatim quote: highlight the span where it occurs, cite the first source.
-    span_at = text.find(answer.span) if answer.span else -1
-    body = highlight(text, span_at, span_at + len(answer.span)) if span_at >= 0 and answer.span else escape_text(text)
-    return body + (" " + cite_mark(1) if answer.citations else "")
+        body = "".join(parts)
+    else:
+        # The text is not a verbatim quote: highlight the span where it occurs.
+        span_at = text.find(answer.span) if answer.span else -1
+        body = highlight(text, span_at, span_at + len(answer.span)) if span_at >= 0 and answer.span else escape_text(text)
+    rest = [cite_mark(numbers[id(c)], anchor) for c in cited if id(c) not in marked]
+    return body + "".join(" " + mark for mark in rest)
 
 
 def _render_not_found(answer: Answer) -> str:
@@ -190,11 +249,8 @@ def _render_not_found(answer: Answer) -> str:
     if answer.citations:
         lines.append('<p class="qa-closest-label">Closest articles:</p>')
         lines.append('<ul class="qa-closest">')
-        for number, citation in enumerate(answer.citations, start=1):
-            lines.append(
-                f"<li>{cite_mark(number)} <cite>{escape_text(citation.title)}</cite>"
-                f" ({format_date(citation.published)})</li>"
-            )
+        for citation in answer.citations:
+            lines.append(f"<li><cite>{escape_text(citation.title)}</cite> ({format_date(citation.published)})</li>")
         lines.append("</ul>")
     else:
         lines.append('<p class="qa-closest-label">No article came close.</p>')
@@ -202,13 +258,16 @@ def _render_not_found(answer: Answer) -> str:
     return "".join(lines)
 
 
-def _render_source(number: int, citation: Citation) -> str:
+def _render_source(citation: Citation, number: int | None, anchor: str | None) -> str:
     origin = [_render_url(citation.url)] if citation.url else []
     origin += [escape_text(PurePath(source).name or source) for source in citation.sources]
     origin_line = f'<p class="qa-source-origin">{" · ".join(origin)}</p>' if origin else ""
+    element_id = f' id="{source_id(anchor, number)}"' if anchor is not None and number is not None else ""
+    mark = f'<sup class="qa-cite">[{number}]</sup> ' if number is not None else ""
+    kind = "qa-source qa-cited" if number is not None else "qa-source qa-also"
     return (
-        '<div class="qa-source">'
-        f'<p class="qa-source-head">{cite_mark(number)} <strong>{escape_text(citation.title)}</strong>'
+        f'<div class="{kind}"{element_id}>'
+        f'<p class="qa-source-head">{mark}<strong>{escape_text(citation.title)}</strong>'
         f' · {format_date(citation.published)} · <span class="qa-score" title="{SCORE_HELP}">score {citation.score:.2f}</span></p>'
         f"{origin_line}"
         f'<blockquote class="qa-quote">{highlight(citation.quote, citation.answer_start, citation.answer_end)}</blockquote>'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import functools
 import logging
@@ -13,10 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from qa.api import answer_payload
 from qa.config import Settings
 from qa.conversation import TURN_METADATA_KEY, turn_metadata
 from qa.errors import ConfigError, QAError
 from qa.render import (
+    UNEXPECTED_ERROR,
+    escape_text,
+    message_anchor,
+    plain_answer,
+    plain_turn,
     read_question,
     render_collection_line,
     render_error,
@@ -24,6 +31,7 @@ from qa.render import (
     render_reply,
     render_status,
 )
+from qa.upload import SessionCollections, UploadSummary
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
@@ -52,6 +60,8 @@ def read_examples(path: str | Path) -> tuple[str, ...]:
 DEMO_QUESTIONS = read_examples(Path(__file__).parent / "examples" / "demo_questions.txt")
 LOADING = "Loading the collection… the first start builds the search index, which can take a minute."
 SEARCHING = "Searching the articles…"
+UPLOAD_TYPES = (".txt", ".md", ".jsonl", ".csv", ".html", ".htm")
+UPLOAD_FAILED = "Could not add the articles."
 QUEUE_SIZE = 256  # questions waiting at most; past that Gradio answers "queue full" at once instead of piling up
 
 # Styles for the classes qa.render emits. Injected through gr.HTML(head=...) so that a plain
@@ -81,6 +91,11 @@ CSS = """
 .gradio-container strong, .gradio-container b, .gradio-container h1, .gradio-container h2, .gradio-container h3,
 #qa-chat .qa-sources > summary {
   font-family: "QA Source Sans Bold", "Source Sans Pro", ui-sans-serif, system-ui, sans-serif; font-weight: 700; }
+#qa-chat .qa-cite-link { text-decoration: none; }
+#qa-chat .qa-cite-link:hover { text-decoration: underline; }
+#qa-chat .qa-also-label { font-size: .85em; opacity: .75; margin: .6em 0 .2em 0; }
+#qa-chat .qa-also .qa-source-head { opacity: .85; }
+#qa-upload-status .qa-upload-summary { font-size: .9em; }
 .qa-collection, #qa-collection .qa-status, #qa-collection .qa-error { font-size: .9em; opacity: .85; margin: 0; }
 """
 
@@ -161,8 +176,14 @@ def answer_turn(
     top_k: int | None,
     since_text: str | None,
     until_text: str | None,
+    turn: int = 0,
+    answerer: Any = None,
 ) -> tuple[str, Answer | None]:
-    """`answer_message`, and the Answer itself when there is one (what later turns build on)."""
+    """`answer_message`, and the Answer itself when there is one (what later turns build on).
+
+    `turn` numbers the message, so its citation links stay within it; `answerer` (a session's
+    collection with uploaded articles) answers instead of the assistant when given.
+    """
     try:
         since = parse_day(since_text, "since")
         until = parse_day(until_text, "until")
@@ -171,13 +192,13 @@ def answer_turn(
     if since and until and since > until:
         return render_error(f"since {since} is after until {until}: swap them or clear one"), None
     try:
-        answer = assistant.get().ask(question, history=history, top_k=top_k, since=since, until=until)
+        answer = (answerer or assistant.get()).ask(question, history=history, top_k=top_k, since=since, until=until)
     except QAError as error:
         return render_error(error), None
     except Exception as error:  # a last resort: the chat shows a plain message, the log keeps the traceback
         logger.exception("answering %r failed", question)
         return render_error(error), None
-    return render_reply(answer), answer
+    return render_reply(answer, anchor=message_anchor(answer, turn)), answer
 
 
 def conversation_history(questions: Sequence[str], turns: Sequence[dict[str, Any]]) -> list[Any]:
@@ -231,6 +252,55 @@ def prepare_assistant(assistant: LazyAssistant) -> None:
         logger.exception("preparing the assistant failed")
 
 
+def answer_endpoint(assistant: LazyAssistant, settings: Settings) -> Callable[..., dict[str, Any]]:
+    """The function behind the `/answer` API: a question (and optional filters) in, the Answer as JSON out."""
+    default_top_k = settings.top_k
+
+    def answer(question: str, top_k: int = default_top_k, since: str = "", until: str = "",
+               history: list[str] | None = None) -> dict[str, Any]:
+        """Answer a question from the articles, as JSON: question, found, text, span, confidence, citations.
+
+        Args:
+            question: the question, e.g. "Who is Kazakhstan's new ambassador in Belarus?"
+            top_k: how many citations to return at most.
+            since: only articles published on or after this date, YYYY-MM-DD (empty: no limit).
+            until: only articles published on or before this date, YYYY-MM-DD (empty: no limit).
+            history: earlier questions of the conversation, oldest first, for follow-ups such as "How old is he?"
+        """
+        try:
+            start, end = parse_day(since, "since"), parse_day(until, "until")
+            found = assistant.get().ask(question, history=list(history or []), top_k=int(top_k), since=start, until=end)
+        except (QAError, ValueError) as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        except Exception:
+            logger.exception("answering %r through the API failed", question)
+            raise gr.Error(UNEXPECTED_ERROR, print_exception=False) from None
+        return answer_payload(found)
+
+    return answer
+
+
+def add_articles_handler(assistant: LazyAssistant, uploads: SessionCollections) -> Callable[..., tuple[str, None, str]]:
+    """The "Add articles" button: index the files and pasted text into the session's own collection."""
+
+    def add_articles(files: list[str] | None, pasted: str | None, request: gr.Request | None = None,
+                     progress: gr.Progress = gr.Progress()) -> tuple[str, None, str]:  # noqa: B008 (how Gradio asks for a progress bar)
+        session_id = getattr(request, "session_hash", None)
+        if not session_id:
+            return render_error("this browser session has no id: reload the page", lead=UPLOAD_FAILED), None, pasted or ""
+        try:
+            session = uploads.open(session_id, assistant.get())
+            summary = session.add(files or [], pasted or "", on_progress=lambda fraction, message: progress(fraction, desc=message))
+        except QAError as error:
+            return render_error(error, lead=UPLOAD_FAILED), files, pasted or ""
+        except Exception as error:
+            logger.exception("adding articles failed")
+            return render_error(error, lead=UPLOAD_FAILED), files, pasted or ""
+        return render_upload_summary(summary), None, ""
+
+    return add_articles
+
+
 def build_demo(
     assistant_factory_or_assistant: Assistant | AssistantSource,
     *,
@@ -238,43 +308,49 @@ def build_demo(
     examples: Sequence[str] | None = None,
     preload: bool = False,
 ) -> gr.Blocks:
-    """The chat app.
+    """The chat app, with the `/answer` JSON API and, when `settings.allow_upload`, an "Add articles" panel.
 
     Args:
         assistant_factory_or_assistant: an Assistant, or a no-argument function that makes one
             (called once, at the first question or page load, since building an index takes time).
-        settings: defaults for the controls (number of sources).
+        settings: defaults for the controls (number of sources), upload switch and limits.
         examples: example questions shown under the question box (default: the demo questions
             when the settings name no index, since then the demo corpus is served).
         preload: make the assistant and warm its caches (`Assistant.warm_up`) in a background
             thread right away, so the first questions are answered as fast as later ones.
     Returns:
-        Gradio Blocks; call `.launch()` on it.
+        Gradio Blocks; call `.launch()` on it. Its `qa_uploads` attribute holds the sessions' collections.
     """
     settings = settings or Settings.from_env()
     examples = default_examples(None, settings) if examples is None else tuple(examples)
     assistant = LazyAssistant(assistant_factory_or_assistant)
+    uploads = SessionCollections(settings)
 
     def respond(message: str, history: list[dict[str, Any]] | None, top_k: float, since: str, until: str,
-                turns: list[dict[str, Any]] | None = None) -> Iterator[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]]:
+                turns: list[dict[str, Any]] | None = None, transcript: str | None = "", request: gr.Request | None = None,
+                ) -> Iterator[tuple[str, list[dict[str, Any]], list[dict[str, Any]], str]]:
         history = list(history or [])
         turns = list(turns or [])
+        transcript = transcript or ""
         previous = conversation_history(user_questions(history), turns)
         # Every question gets its own bubble, a blank one too, so its error reply is not merged into the previous answer.
         history.append({"role": "user", "content": render_question(message or "")})
         history.append({"role": "assistant", "content": render_status(SEARCHING)})
-        yield "", history, turns
-        reply, answer = answer_turn(assistant, message or "", history=previous, top_k=int(top_k),
-                                    since_text=since, until_text=until)
+        yield "", history, turns, transcript
+        reply, answer = answer_turn(assistant, message or "", history=previous, top_k=int(top_k), since_text=since,
+                                    until_text=until, turn=len(history) - 1,
+                                    answerer=uploads.get(getattr(request, "session_hash", None)))
         history[-1] = {"role": "assistant", "content": reply}
         if answer is not None:
             turns.append(turn_metadata(answer))
-        yield "", history, turns
+            transcript = "\n\n".join(part for part in (transcript, plain_turn(message or "", plain_answer(answer))) if part)
+        yield "", history, turns, transcript
 
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO)
         collection = gr.HTML(render_status(LOADING), head=f"<style>{CSS}</style>", elem_id="qa-collection",
                              js_on_load=None)
+        copy_text = gr.Button("Copy as text", size="sm", render=False)
         chatbot = gr.Chatbot(
             label="Conversation",
             elem_id="qa-chat",
@@ -287,7 +363,8 @@ def build_demo(
             latex_delimiters=[],
             allow_tags=False,
             feedback_options=None,
-            buttons=["copy_all"],
+            # Gradio's own copy buttons copy the messages' HTML: "Copy as text" copies the plain transcript instead.
+            buttons=[copy_text],
             placeholder="Ask about the articles: the answer comes with its highlighted source sentence.",
         )
         question = gr.Textbox(
@@ -299,22 +376,65 @@ def build_demo(
         )
         if examples:
             gr.Examples(examples=[[example] for example in examples], inputs=question, label="Example questions")
+        if settings.allow_upload:
+            with gr.Accordion("Add articles", open=False, elem_id="qa-upload"):
+                gr.Markdown(upload_help(settings))
+                upload_files = gr.File(label="Article files", file_count="multiple", file_types=list(UPLOAD_TYPES),
+                                       elem_id="qa-upload-files")
+                upload_text = gr.Textbox(label="Or paste an article (title on the first line)", lines=4, max_lines=12,
+                                         elem_id="qa-upload-text")
+                upload_button = gr.Button("Add to the collection", elem_id="qa-upload-button")
+                upload_status = gr.HTML("", elem_id="qa-upload-status")
         with gr.Accordion("Options", open=False, elem_id="qa-options"):
             top_k = gr.Slider(1, 10, value=min(max(settings.top_k, 1), 10), step=1, label="Number of sources",
                               elem_id="qa-top-k")
             with gr.Row():
                 since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="qa-since")
                 until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="qa-until")
+        with gr.Accordion("Conversation as plain text", open=False, elem_id="qa-transcript-panel"):
+            transcript = gr.Textbox(show_label=False, lines=6, max_lines=20, interactive=False, buttons=["copy"],
+                                    elem_id="qa-transcript", placeholder="Answers with their references, as plain text.")
         turns = gr.State([])
-        question.submit(respond, [question, chatbot, top_k, since, until, turns], [question, chatbot, turns], api_name="ask",
-                        show_progress="minimal")
+        question.submit(respond, [question, chatbot, top_k, since, until, turns, transcript], [question, chatbot, turns, transcript],
+                        api_name="ask", api_visibility="undocumented", show_progress="minimal")
+        chatbot.clear(lambda: ([], ""), None, [turns, transcript], api_visibility="private")
+        copy_text.click(None, [transcript], None, api_visibility="private",
+                        js="(text) => { if (text) navigator.clipboard.writeText(text); }")
+        gr.api(answer_endpoint(assistant, settings), api_name="answer")
+        if settings.allow_upload:
+            upload_button.click(add_articles_handler(assistant, uploads), [upload_files, upload_text],
+                                [upload_status, upload_files, upload_text], api_visibility="private", show_progress="full")
+
+            def close_session(request: gr.Request) -> None:  # the page was closed: its uploads go with it
+                uploads.close(getattr(request, "session_hash", None))
+
+            demo.unload(close_session)
+            atexit.register(uploads.close_all)  # and every session's files when the server stops
         demo.load(functools.partial(describe_collection, assistant), None, collection, api_visibility="private",
                   show_progress="hidden")
 
     demo.queue(max_size=QUEUE_SIZE)
+    demo.qa_uploads = uploads  # type: ignore[attr-defined]
     if preload:
         threading.Thread(target=prepare_assistant, args=(assistant,), name="qa-preload", daemon=True).start()
     return demo
+
+
+def upload_help(settings: Settings) -> str:
+    """What the "Add articles" panel says: formats, privacy and the session limits."""
+    return (
+        "Add your own articles (.txt or .md with the title on the first line, .jsonl/.csv records, saved .html pages), "
+        "or paste one. They are searched together with this collection, only in this browser session, and deleted "
+        f"when you close the page. Limits per session: {settings.upload_max_files} files, "
+        f"{settings.upload_max_bytes / 1_000_000:.0f} MB, {settings.upload_max_articles} articles."
+    )
+
+
+def render_upload_summary(summary: UploadSummary) -> str:
+    """The upload's outcome under the button: counts, then each skipped or cut item."""
+    first, *rest = summary.describe().split("\n")
+    items = "".join(f"<li>{escape_text(line)}</li>" for line in rest)
+    return f'<div class="qa-upload-summary"><p>{escape_text(first)}</p>' + (f"<ul>{items}</ul>" if items else "") + "</div>"
 
 
 def launch(index_dir: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 7860,
@@ -328,9 +448,17 @@ def launch(index_dir: str | Path | None = None, *, host: str = "127.0.0.1", port
 
     settings = settings or Settings.from_env()
     examples = read_examples(examples_file) if examples_file is not None else default_examples(index_dir, settings)
+    from qa.remote import register_server, unregister_server
+
     factory = functools.partial(Assistant.load, index_dir, settings=settings)
     demo = build_demo(factory, settings=settings, preload=True, examples=examples)
-    demo.launch(server_name=host, server_port=port)
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True)
+    # A one-shot `qa ask` over the same index asks this server instead of loading the models itself.
+    registration = register_server(Path(index_dir) if index_dir is not None else settings.resolved_index_dir, demo.local_url)
+    try:
+        demo.block_thread()
+    finally:
+        unregister_server(registration)
 
 
 def default_examples(index_dir: str | Path | None, settings: Settings) -> tuple[str, ...]:

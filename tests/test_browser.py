@@ -62,12 +62,23 @@ def settings():
 
 
 @pytest.fixture(scope="module")
-def demo_url(tmp_path_factory, settings) -> Iterator[str]:
+def demo_assistant(tmp_path_factory, settings):
     from qa import Assistant
     from qa.assistant import DEMO_CORPUS
 
-    assistant = Assistant.build([DEMO_CORPUS], tmp_path_factory.mktemp("demo-index"), settings=settings)
-    with serve(assistant, settings) as url:
+    return Assistant.build([DEMO_CORPUS], tmp_path_factory.mktemp("demo-index"), settings=settings)
+
+
+@pytest.fixture(scope="module")
+def demo_url(demo_assistant, settings) -> Iterator[str]:
+    with serve(demo_assistant, settings) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def upload_url(demo_assistant, settings) -> Iterator[str]:
+    """The demo collection served with "Add articles" on."""
+    with serve(demo_assistant, settings.with_(allow_upload=True)) as url:
         yield url
 
 
@@ -211,3 +222,71 @@ def test_hostile_article_shows_as_literal_text(browser, hostile_url):
         assert "Jane Hostile" in " ".join(marks(reply))
     finally:
         page.close()
+
+
+UPLOADED_ARTICLE = """\
+Kelmar Bay Lighthouse Restored
+
+Date: 2025-04-02
+
+The old lighthouse of Kelmar Bay was restored by the stonemason Ivo Brandt over two summers.
+It now guides fishing boats again and opens to visitors every Sunday.
+"""
+
+
+def _tree_digest(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_upload_answer_from_it_follow_its_citation_link_and_copy_as_text(browser, upload_url, demo_assistant, tmp_path):
+    base_before = _tree_digest(demo_assistant.index.path.parent)
+    article = tmp_path / "lighthouse.txt"
+    article.write_text(UPLOADED_ARTICLE, encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=upload_url.rstrip("/"))
+    page = context.new_page()
+    try:
+        page.goto(upload_url)
+        page.wait_for_selector(".qa-collection", timeout=ANSWER_TIMEOUT_MS)
+        page.locator("#qa-upload").get_by_text("Add articles").first.click()
+        page.locator("#qa-upload-files input[type=file]").set_input_files(str(article))
+        page.locator("#qa-upload-files").get_by_text("lighthouse.txt").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        page.locator("#qa-upload-button").click()
+        summary = page.locator("#qa-upload-status .qa-upload-summary, #qa-upload-status .qa-error").first
+        summary.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        assert "Added 1" in summary.inner_text()
+
+        reply = ask(page, "Who restored the lighthouse of Kelmar Bay?")
+        assert reply.locator(".qa-found").count() == 1
+        assert "Ivo Brandt" in " ".join(marks(reply))
+        link = reply.locator(".qa-answer-text a.qa-cite-link").first
+        assert link.inner_text() == "[1]"
+        target = link.get_attribute("href")
+        assert target and target.startswith("#qa-")
+        card = reply.locator(f"[id='{target[1:]}']")
+        assert card.count() == 1 and not card.is_visible()  # inside the collapsed Sources panel
+        link.click()
+        card.wait_for(state="visible", timeout=10_000)  # following the mark opens the panel at its card
+        assert "Kelmar Bay Lighthouse Restored" in card.locator(".qa-source-head").inner_text()
+        assert "lighthouse.txt" in card.inner_text()
+
+        page.locator("#qa-chat button[aria-label='Copy as text']").first.click()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied.startswith("Q: Who restored the lighthouse of Kelmar Bay?")
+        assert "[1] Kelmar Bay Lighthouse Restored, 2025-04-02, lighthouse.txt" in copied
+        assert "<" not in copied and "&#" not in copied
+    finally:
+        context.close()
+    assert _tree_digest(demo_assistant.index.path.parent) == base_before  # the base index was never written
+
+
+def test_json_endpoint_answers_a_question_alone(upload_url):
+    from gradio_client import Client
+
+    payload = Client(upload_url, verbose=False).predict("Who is Kazakhstan's new ambassador in Belarus?", api_name="/answer")
+    assert payload["found"] is True and "Baizhanov" in payload["span"]
+    cited = [c for c in payload["citations"] if c["cited"]]
+    assert cited and cited[0]["number"] == 1 and cited[0]["quote"] == payload["text"]

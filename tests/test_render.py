@@ -14,6 +14,8 @@ from qa.render import (
     UNEXPECTED_ERROR,
     escape_text,
     highlight,
+    message_anchor,
+    plain_answer,
     read_question,
     render_answer,
     render_collection_line,
@@ -143,8 +145,8 @@ def test_render_not_found_lists_closest_articles():
         f'<p class="qa-notice"><strong>{NOT_FOUND_NOTICE}</strong></p>'
         '<p class="qa-closest-label">Closest articles:</p>'
         '<ul class="qa-closest">'
-        '<li><sup class="qa-cite">[1]</sup> <cite>CSTO &lt;news&gt;</cite> (2025-04-17)</li>'
-        '<li><sup class="qa-cite">[2]</sup> <cite>Undated</cite> (date unknown)</li>'
+        '<li><cite>CSTO &lt;news&gt;</cite> (2025-04-17)</li>'  # nothing is cited: no numbers
+        '<li><cite>Undated</cite> (date unknown)</li>'
         "</ul>"
         "</div>"
     )
@@ -169,7 +171,7 @@ def test_render_sources_panel():
                              sources=("/data/news/003_db8e.txt", "mirror/003.html"))
     assert render_sources(make_answer(citation)) == (
         '<details class="qa-sources"><summary>Sources</summary>'
-        '<div class="qa-source">'
+        '<div class="qa-source qa-cited">'
         '<p class="qa-source-head"><sup class="qa-cite">[1]</sup> <strong>Lukashenko Praises Kazakhstan</strong>'
         f' · 2024-11-27 · <span class="qa-score" title="{SCORE_HELP}">score 0.81</span></p>'
         '<p class="qa-source-origin"><a href="https://timesca.com/a?b=1&amp;c=2" target="_blank"'
@@ -235,7 +237,7 @@ def test_hostile_article_reads_back_as_literal_text():
     assert visible == HOSTILE_QUOTE.replace("\u200b", "").replace("\u202e", "")
     marked = html.unescape(re.search(r"<mark>(.*?)</mark>", quote_html).group(1))
     assert marked == "Pavel Muraveiko"
-    head = re.search(r"<strong>(.*?)</strong>", rendered.split('<div class="qa-source">')[1]).group(1)
+    head = re.search(r"<strong>(.*?)</strong>", rendered.split('<div class="qa-source qa-cited">')[1]).group(1)
     assert html.unescape(head) == HOSTILE_TITLE
 
 
@@ -270,3 +272,75 @@ def test_render_collection_line():
     assert "1 article</strong> (3 passages), dated 2025-01-02" in render_collection_line(same_day)
     undated = SimpleNamespace(articles=0, chunks=0, earliest=None, latest=None, model_name="m")
     assert "0 articles</strong> (0 passages), dates unknown" in render_collection_line(undated)
+
+
+# --- citations users can follow, and plain text ------------------------------------------------
+
+def _sources_answer() -> Answer:
+    first = make_citation()
+    repeating = make_citation("Yerlan Baizhanov arrived in Minsk on Monday.", start=0, end=16, title="Arrival",
+                              url="https://example.org/arrival")
+    other = make_citation("Belarus and Kazakhstan signed a trade deal.", start=None, end=None, title="Trade <deal>",
+                          published=None, sources=("/data/trade.txt",))
+    return make_answer(first, other, repeating)
+
+
+def test_marks_link_to_numbered_source_cards_and_only_cited_sources_are_numbered():
+    answer = _sources_answer()
+    rendered = render_reply(answer, anchor="qa-3-abc")
+    assert _answer_paragraph(rendered) == (
+        '<p class="qa-answer-text">Kazakhstan&#39;s new ambassador in Belarus is <mark>Yerlan Baizhanov</mark>,'
+        ' formerly the top diplomat in Vietnam.'
+        ' <sup class="qa-cite"><a class="qa-cite-link" href="#qa-3-abc-src-1">[1]</a></sup>'
+        ' <sup class="qa-cite"><a class="qa-cite-link" href="#qa-3-abc-src-2">[2]</a></sup></p>'
+    )
+    cards = re.findall(r'<div class="(qa-source [^"]+)"( id="[^"]+")?><p class="qa-source-head">(.*?)<strong>(.*?)</strong>', rendered)
+    assert cards == [
+        ("qa-source qa-cited", ' id="qa-3-abc-src-1"', '<sup class="qa-cite">[1]</sup> ', "Lukashenko Praises Kazakhstan"),
+        ("qa-source qa-cited", ' id="qa-3-abc-src-2"', '<sup class="qa-cite">[2]</sup> ', "Arrival"),
+        ("qa-source qa-also", "", "", "Trade &lt;deal&gt;"),
+    ]
+    assert '<p class="qa-also-label">Also relevant:</p>' in rendered
+    assert '<a href="https://example.org/arrival" target="_blank"' in rendered  # a source's URL is a link
+    # Without an anchor (e.g. outside the chat) the marks are plain.
+    assert "qa-cite-link" not in render_reply(answer) and " id=" not in render_reply(answer)
+
+
+def test_not_found_sources_are_closest_passages_without_numbers():
+    closest = make_citation(start=None, end=None)
+    rendered = render_reply(make_answer(closest, text=NOT_FOUND_NOTICE, found=False, span=None), anchor="qa-1-x")
+    assert "[1]" not in rendered and "qa-cite-link" not in rendered and " id=" not in rendered
+    assert '<p class="qa-also-label">Closest passages:</p>' in rendered
+
+
+def test_message_anchors_differ_by_turn_and_answer():
+    answer = _sources_answer()
+    assert message_anchor(answer, 1) != message_anchor(answer, 2)
+    assert message_anchor(answer, 1) != message_anchor(make_answer(make_citation(), text="Other."), 1)
+    assert re.fullmatch(r"qa-1-[0-9a-f]{8}", message_anchor(answer, 1))
+
+
+def test_plain_answer_is_text_with_a_reference_list():
+    assert plain_answer(_sources_answer()) == (
+        "Kazakhstan's new ambassador in Belarus is Yerlan Baizhanov, formerly the top diplomat in Vietnam. [1] [2]\n"
+        "Answer: Yerlan Baizhanov (confidence 87%)\n"
+        "\n"
+        "References:\n"
+        "[1] Lukashenko Praises Kazakhstan, 2024-11-27, 003_db8e.txt\n"
+        "[2] Arrival, 2024-11-27, https://example.org/arrival\n"
+        "\n"
+        "Also relevant:\n"
+        "- Trade <deal>, date unknown, trade.txt"
+    )
+    closest = make_citation(start=None, end=None, url="https://example.org/a")
+    assert plain_answer(make_answer(closest, text=NOT_FOUND_NOTICE, found=False, span=None)) == (
+        f"{NOT_FOUND_NOTICE}\n\nClosest articles:\n- Lukashenko Praises Kazakhstan, 2024-11-27, https://example.org/a"
+    )
+    assert plain_answer(Answer("q", "Nothing here.", False, 0.0)) == "Nothing here."
+
+
+def test_hostile_article_links_only_to_its_own_source_cards():
+    rendered = render_reply(_hostile_answer(), anchor="qa-1-abc")
+    links = re.findall(r"<a [^>]*>", rendered)
+    assert links == ['<a class="qa-cite-link" href="#qa-1-abc-src-1">']
+    assert "javascript:" not in rendered and "<script" not in rendered

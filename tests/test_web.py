@@ -153,18 +153,20 @@ def test_the_chat_keeps_what_each_answer_found_and_the_next_question_builds_on_i
 
     steps = list(respond("Who directed the opening film of the festival?", [], 3, "", "", []))
     assert len(steps) == 2  # a "searching" bubble, then the answer
-    _, chat, turns = steps[-1]
+    _, chat, turns, transcript = steps[-1]
     assert [m["role"] for m in chat] == ["user", "assistant"]
     assert "Lena Moritz" in chat[-1]["content"]
     expected = assistant.ask("Who directed the opening film of the festival?", top_k=3)
     assert turns == [turn_metadata(expected)]
     assert turns[0]["qa_turn"]["answer"] == "Lena Moritz" and turns[0]["qa_turn"]["found"] is True
 
-    _, chat, turns = list(respond("What else did she do?", chat, 3, "", "", turns))[-1]
+    assert transcript.startswith("Q: Who directed the opening film of the festival?\n\nOrganisers credited")
+    _, chat, turns, transcript = list(respond("What else did she do?", chat, 3, "", "", turns, transcript))[-1]
     assert reader.read_questions[-1] == "What else did Lena Moritz do?"  # the pronoun read as the previous answer
     assert len(chat) == 4 and len(turns) == 2
 
     # A question that fails adds its bubbles but no turn.
-    _, chat, failed = list(respond("   ", chat, 3, "", "", turns))[-1]
+    assert transcript.count("Q: ") == 2
+    _, chat, failed, unchanged = list(respond("   ", chat, 3, "", "", turns, transcript))[-1]
     assert len(chat) == 6 and 'class="qa-error"' in chat[-1]["content"]
-    assert failed == turns
+    assert failed == turns and unchanged == transcript
