@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         source = write_articles([story_record(s) for s in collection], Path(work) / "coqa-train.jsonl")
         assistant = Assistant.build([source], Path(work) / "index", settings=settings)
         story_of = {a.id: a.url for a in assistant.index.articles.values()}
+        answering = {carry: Assistant(assistant.index, settings=settings.with_(context_answers=carry), encoder=assistant.encoder,
+                                      reader=assistant.reader, calibration=assistant.calibration) for carry in (True, False)}
+        end_to_end: dict[bool, list[bool]] = {True: [], False: []}
         choices = [int(c) for c in args.choices.split(",")]
         right: dict[int, list[bool]] = {c: [] for c in choices}
         # With earlier turns carried as Answers, their cited articles can be read first (`prefer_articles`):
@@ -92,6 +95,15 @@ def main(argv: list[str] | None = None) -> int:
                     carried["cited articles read first"].append(bool(preferred) and story_of.get(preferred[0].article.id) == url)
                     carried["cited articles not preferred"].append(bool(hits) and story_of.get(hits[0].article.id) == url)
                 cited.append(Turn(question, None, (preferred[0].article.id,) if preferred else (), bool(preferred)))
+            for carry_answers in (True, False):  # end to end: each turn asked with the earlier Answers as history
+                asker = answering[carry_answers]
+                earlier: list = []
+                for turn, question in enumerate(questions):
+                    answer = asker.ask(question, history=earlier or None)
+                    if turn:
+                        cited = answer.citations[0].article_id if answer.found and answer.citations else None
+                        end_to_end[carry_answers].append(story_of.get(cited) == url)
+                    earlier.append(answer)
             if number % 20 == 0:
                 say(f"followup_context: {number}/{len(talks)} conversations")
     follow_ups = len(right[choices[0]])
@@ -100,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
               "right_story_first": {str(c): round(sum(v) / max(1, len(v)), 4) for c, v in right.items()},
               "carried_answers_at_default_turns": {name: round(sum(bool(x) for x in v) / max(1, len(v)), 4)
                                                    for name, v in carried.items()},
+              "answers_as_history_first_citation_right_story": {
+                  "questions and answers in the retrieval text": round(sum(end_to_end[True]) / max(1, len(end_to_end[True])), 4),
+                  "questions only": round(sum(end_to_end[False]) / max(1, len(end_to_end[False])), 4)},
               "seconds": round(time.time() - began, 1)}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

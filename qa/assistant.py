@@ -247,7 +247,7 @@ class Assistant:
             check_dimension(served.store, self.encoder.name, self.encoder.dimension)
             self._checked.set()
         query = build_query(question, parse_history(history), top_k=top_k or self.settings.top_k, since=since, until=until,
-                            context_turns=self.settings.context_turns)
+                            context_turns=self.settings.context_turns, context_answers=self.settings.context_answers)
         if query.unresolved:
             return Answer(question=question, found=False, confidence=0.0,
                           text=f"“{query.unresolved}” has nobody to refer to in this conversation: ask again naming who you mean.")

@@ -43,6 +43,7 @@ class Settings:
     max_chunks_per_article: int = 2
     hits_read: int = 8  # retrieved chunks whose sentences are candidate answers
     context_turns: int = 6  # earlier turns a follow-up reads: 3 -> 0.724, 6 -> 0.783, 8 -> 0.789 right story first on CoQA training stories (bench/followup_context.py)
+    context_answers: bool = False  # earlier answers in a follow-up's retrieval text: 0.72 right story vs 0.81 questions only (bench/followup_context.py)
     reader_sentences: int = 6  # candidate sentences the span reader reads per question
     reader_threads: int = 2  # threads for one question's reading: 2 beat 1 at p50 here, quiet or loaded (docs/benchmarks.md, section 7)
     reader_backend: str = "torch"  # "onnx-int8": the reader exported once to int8 ONNX, faster on CPU (pip install 'qa-news[onnx]')

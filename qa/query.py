@@ -63,12 +63,12 @@ class Query:
 
 
 def build_query(question: str, turns: Sequence[Turn], *, top_k: int, since: dt.date | None = None,
-                until: dt.date | None = None, context_turns: int = 6) -> Query:
+                until: dt.date | None = None, context_turns: int = 6, context_answers: bool = False) -> Query:
     """Resolve a (clean) question against earlier turns.
 
     A question that does not lean on context (no pronoun pointing outside it, more than a few
     words) is read on its own, so unrelated earlier turns never change its answer. A follow-up's
-    retrieval reads the questions and answers of the last `context_turns` turns.
+    retrieval reads the questions (and with `context_answers` the answers) of the last `context_turns` turns.
     """
     kind = answer_type(question)
     if not leans_on_context(question):
@@ -79,7 +79,8 @@ def build_query(question: str, turns: Sequence[Turn], *, top_k: int, since: dt.d
             return Query(question, question, kind, top_k, since, until, unresolved=pronoun.group())
         return Query(question, question, kind, top_k, since, until)
     recent = list(turns)[-context_turns:]
-    context = " ".join(part for turn in reversed(recent) for part in (turn.answer if turn.found else None, turn.question) if part)
+    context = " ".join(part for turn in reversed(recent)
+                       for part in (turn.answer if turn.found and context_answers else None, turn.question) if part)
     articles = tuple(dict.fromkeys(a for turn in reversed(recent) if turn.found for a in turn.article_ids[:1]))
     subject = next((turn.answer for turn in reversed(recent) if turn.found and turn.answer), None)
     text = _resolve_pronoun(question, subject) if subject and _is_name(subject) else question
