@@ -167,7 +167,7 @@ def _update(articles: Sequence[Article], index_dir: Path, *, settings: Settings,
     ordered = sorted(articles, key=lambda a: a.id)
     for article in ordered:
         old = previous.articles.get(article.id) if previous else None
-        if old is not None and old.content_hash == article.content_hash:
+        if previous is not None and old is not None and old.content_hash == article.content_hash:
             unchanged += 1
             rows = previous.chunk_rows.get(article.id, ())
             kept_chunks.extend(previous.chunks[r] for r in rows)
@@ -199,7 +199,9 @@ def _update(articles: Sequence[Article], index_dir: Path, *, settings: Settings,
     reusable: dict[str, int] = {}
     for article in changed:
         old = previous.articles.get(article.id) if previous else None
-        for row in previous.chunk_rows.get(article.id, ()) if old is not None else ():
+        if previous is None or old is None:
+            continue
+        for row in previous.chunk_rows.get(article.id, ()):
             reusable.setdefault(embedding_text(old, previous.chunks[row]), row)
     to_embed = [i for i, text in enumerate(texts) if text not in reusable]
     say(f"embedding {len(to_embed)} new chunks ({len(kept_chunks) + len(new_chunks) - len(to_embed)} reused)")
@@ -208,7 +210,7 @@ def _update(articles: Sequence[Article], index_dir: Path, *, settings: Settings,
     new_vectors = np.zeros((len(new_chunks), dimension), np.float32)
     new_vectors[to_embed] = embedded
     for i, text in enumerate(texts):
-        if text in reusable:
+        if previous is not None and text in reusable:
             new_vectors[i] = previous.vectors.vectors[reusable[text]]
     old_vectors = previous.vectors.vectors[kept_rows] if previous and kept_rows else np.zeros((0, dimension), np.float32)
     chunks = kept_chunks + new_chunks
@@ -486,7 +488,8 @@ def _load_generation(generation: Path, index_dir: Path, *, settings: Settings, c
             record["sources"] = tuple(record["sources"])
             articles[record["id"]] = Article(**record)
             sentences[record["id"]] = spans
-        chunks, rows = [], {}
+        chunks: list[Chunk] = []
+        rows: dict[str, list[int]] = {}
         for row, line in enumerate((generation / CHUNKS_FILE).read_text(encoding="utf-8").splitlines()):
             record = json.loads(line)
             body = articles[record["article_id"]].body
