@@ -33,6 +33,7 @@ from qa.store import (
     Store,
     as_store,
     check_dimension,
+    check_store,
     open_store,
 )
 from qa.types import Answer, Article, Hit
@@ -255,6 +256,7 @@ def index_sources(sources: Sequence[str | Path], index_dir: Path, *, settings: S
     """Read sources (any mix of supported formats) and build or update the index at `index_dir` (or the Milvus `settings.store`)."""
     from qa.ingest import read_sources
 
+    check_store(settings)
     result = read_sources(list(sources), progress=settings.show_progress)
     if settings.store != FAISS:
         from qa.store.milvus import update_milvus
