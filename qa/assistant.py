@@ -36,6 +36,7 @@ from qa.store import (
     Store,
     as_store,
     check_dimension,
+    check_store,
     open_store,
 )
 from qa.types import Answer, Article
@@ -334,6 +335,7 @@ def index_sources(sources: Sequence[str | Path], index_dir: Path, *, settings: S
     """
     from qa.ingest import read_sources
 
+    check_store(settings)
     result = read_sources(list(sources), progress=settings.show_progress)
     if settings.store != FAISS:
         from qa.store.milvus import update_milvus
