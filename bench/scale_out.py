@@ -106,7 +106,7 @@ def summary(seconds: list[float]) -> dict:
 
 
 def recall(found: list[list[int]], exact: list[list[int]]) -> float:
-    return float(np.mean([len(set(f[:TOP_K]) & set(e[:TOP_K])) / TOP_K for f, e in zip(found, exact)]))
+    return float(np.mean([len(set(f[:TOP_K]) & set(e[:TOP_K])) / TOP_K for f, e in zip(found, exact, strict=True)]))
 
 
 def bench_stores(size: int, work: Path, rng: np.random.Generator) -> dict:

@@ -36,7 +36,8 @@ class EncoderError(Exception):
 class Encoder(Protocol):
     """Turns texts into L2-normalized float32 vectors (inner product = cosine)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     @property
     def dimension(self) -> int: ...

@@ -35,7 +35,7 @@ class RememberingEncoder:
 
         missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
         if missing:
-            self.vectors.update(zip(missing, self.encoder.encode(missing, **kwargs)))
+            self.vectors.update(zip(missing, self.encoder.encode(missing, **kwargs), strict=True))
         return np.stack([self.vectors[t] for t in texts]) if texts else self.encoder.encode([], **kwargs)
 
 

@@ -89,7 +89,7 @@ def test_hybrid_search_in_milvus_ranks_as_the_faiss_store(demo_pair):
         expected_lexical = np.array([h.lexical_score for h in expected])
         got_lexical = np.array([h.lexical_score for h in got])
         assert np.allclose(got_lexical, expected_lexical * 2.5, rtol=1e-3, atol=1e-5), question
-        for hit, mine in zip(expected, got):
+        for hit, mine in zip(expected, got, strict=True):
             if hit.dense_score is not None:  # FAISS leaves it out for chunks only BM25 found; Milvus gives every hit its cosine
                 assert mine.dense_score == pytest.approx(hit.dense_score, abs=1e-5)
         for term in content_terms(question):

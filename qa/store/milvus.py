@@ -292,7 +292,7 @@ class MilvusStore:
                     break
             lexical = self._lexical_scores(tokens, [row["pk"] for row in chosen]) if tokens and chosen else {}
             records = self._fetch([row["article_id"] for row in chosen])
-        hits = []
+        hits: list[Hit] = []
         for row in chosen:
             if row["article_id"] not in records:
                 continue
@@ -373,7 +373,7 @@ def _quiet_iterator():
     try:
         yield
     finally:
-        for logger, level in zip(loggers, levels):
+        for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
 
 
@@ -614,7 +614,7 @@ def update_milvus(
         say(f"embedding {len(texts)} new chunks ({len(reused)} reused)")
         embedded, last_report = 0, time.perf_counter()
         for positions, vectors in _embedded(encoder, texts, settings):
-            for position, vector in zip(positions, vectors):
+            for position, vector in zip(positions, vectors, strict=True):
                 article, chunk = tasks[position]
                 writer.add(_chunk_row(article, chunk, np.asarray(vector, dtype=np.float32)))
             embedded += len(positions)
