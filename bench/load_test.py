@@ -175,7 +175,8 @@ def make_client(url: str):
 
 def ask(client, question: str, history: list, *, top_k: int = 3) -> tuple[list, str]:
     """Submit one question as the chat page does; returns the new history and the reply's HTML."""
-    _, history = client.predict(question, history, top_k, "", "", api_name="/ask")
+    # Inputs: question, chat, number of sources, since, until, plain-text transcript; outputs: question box, chat, transcript.
+    _, history, _ = client.predict(question, history, top_k, "", "", "", api_name="/ask")
     reply = history[-1]
     content = reply.get("content") if isinstance(reply, dict) else reply
     if isinstance(content, list):  # message parts
