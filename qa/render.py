@@ -39,11 +39,16 @@ _WWW = re.compile(r"\b(www)\.", re.IGNORECASE)
 class CollectionInfoLike(Protocol):
     """What `render_collection_line` reads from `Assistant.info()`."""
 
-    articles: int
-    chunks: int
-    earliest: dt.date | None
-    latest: dt.date | None
-    model_name: str
+    @property
+    def articles(self) -> int: ...
+    @property
+    def chunks(self) -> int: ...
+    @property
+    def earliest(self) -> dt.date | None: ...
+    @property
+    def latest(self) -> dt.date | None: ...
+    @property
+    def model_name(self) -> str: ...
 
 
 def escape_text(text: str) -> str:

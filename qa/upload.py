@@ -71,7 +71,7 @@ class SessionCollection:
     def articles(self) -> int:
         """How many articles this session added."""
         layer = self._layer
-        return len(layer.index.articles) if layer is not None else 0
+        return layer.info().articles if layer is not None else 0
 
     def add(self, files: Sequence[str | Path] = (), pasted: str = "", *, on_progress: Progress | None = None) -> UploadSummary:
         """Index `files` (and `pasted` text, as one article: title on the first line) into this session's collection.
@@ -81,16 +81,16 @@ class SessionCollection:
         """
         say = on_progress or (lambda fraction, message: None)
         started = time.perf_counter()
-        files = [Path(f) for f in files or ()]
+        paths = [Path(f) for f in files or ()]
         pasted = (pasted or "").strip()
         with self._lock:
             if self.closed:
                 raise UploadError("this session has ended: reload the page and add the articles again")
-            if not files and not pasted:
+            if not paths and not pasted:
                 raise UploadError("nothing to add: choose files (.txt, .md, .jsonl, .csv, .html) or paste an article's text")
             say(0.05, "checking the files")
-            incoming = self._check_limits(files, pasted)
-            added_paths = self._store(files, pasted)
+            incoming = self._check_limits(paths, pasted)
+            added_paths = self._store(paths, pasted)
             try:
                 summary = self._index(incoming, added_paths, say)
             except BaseException:

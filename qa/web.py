@@ -280,11 +280,11 @@ def answer_endpoint(assistant: LazyAssistant, settings: Settings) -> Callable[..
     return answer
 
 
-def add_articles_handler(assistant: LazyAssistant, uploads: SessionCollections) -> Callable[..., tuple[str, None, str]]:
+def add_articles_handler(assistant: LazyAssistant, uploads: SessionCollections) -> Callable[..., tuple[str, list[str] | None, str]]:
     """The "Add articles" button: index the files and pasted text into the session's own collection."""
 
     def add_articles(files: list[str] | None, pasted: str | None, request: gr.Request | None = None,
-                     progress: gr.Progress = gr.Progress()) -> tuple[str, None, str]:  # noqa: B008 (how Gradio asks for a progress bar)
+                     progress: gr.Progress = gr.Progress()) -> tuple[str, list[str] | None, str]:  # noqa: B008 (how Gradio asks for a progress bar)
         session_id = getattr(request, "session_hash", None)
         if not session_id:
             return render_error("this browser session has no id: reload the page", lead=UPLOAD_FAILED), None, pasted or ""
@@ -414,7 +414,7 @@ def build_demo(
                   show_progress="hidden")
 
     demo.queue(max_size=QUEUE_SIZE)
-    demo.qa_uploads = uploads  # type: ignore[attr-defined]
+    demo.qa_uploads = uploads
     if preload:
         threading.Thread(target=prepare_assistant, args=(assistant,), name="qa-preload", daemon=True).start()
     return demo
