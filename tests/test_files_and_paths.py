@@ -62,6 +62,7 @@ def served(tmp_path_factory):
         return original(self, *args, **{**kwargs, "prevent_thread_lock": True, "quiet": True})
 
     patch.setattr(gr.Blocks, "launch", launch)
+    patch.setattr(gr.Blocks, "block_thread", lambda self: None)  # `qa.web.launch` serves until interrupted
     import socket
 
     with socket.socket() as probe:
