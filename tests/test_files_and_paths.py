@@ -231,6 +231,7 @@ def test_a_full_disk_while_writing_is_one_line_and_keeps_the_previous_index(tmp_
     capsys.readouterr()
     assert main(["index", str(sources), "--index", str(index_dir), "--quiet", "--model", "fake-encoder"]) == 2
     last = capsys.readouterr().err.splitlines()[-1]
-    assert last.startswith("error: No space left on device: ") and str(index_dir) in last
+    assert last.startswith(f"error: cannot write the index at {index_dir}: No space left on device (")
+    assert "free some disk space" in last and last.endswith("the previous index, if any, is unchanged")
     assert load_index(index_dir, settings=SETTINGS).manifest["corpus_hash"] == before
-    assert sorted(p.name for p in index_dir.iterdir() if not p.name.startswith("gen-")) == ["CURRENT"]
+    assert sorted(p.name for p in index_dir.iterdir() if not p.name.startswith("gen-")) == [".lock", "CURRENT"]
