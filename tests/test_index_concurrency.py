@@ -292,8 +292,8 @@ def test_the_chat_answers_from_the_new_collection_after_a_reindex(tmp_path):
     demo = build_demo(assistant, settings=SETTINGS, examples=())
     (respond,) = [f.fn for f in demo.fns.values() if f.api_name == "ask"]
     question = "Which plan did the harbour board approve on day 3?"
-    _, chat, _ = list(respond(question, [], 3, "", "", []))[-1]
+    _, chat, _, _ = list(respond(question, [], 3, "", "", []))[-1]
     assert "In edition <mark>1,</mark>" in chat[-1]["content"]
     index_sources([new], index_dir, settings=SETTINGS, encoder=FakeEncoder())
-    _, chat, _ = list(respond(question, [], 3, "", "", []))[-1]
+    _, chat, _, _ = list(respond(question, [], 3, "", "", []))[-1]
     assert "In edition <mark>7,</mark>" in chat[-1]["content"] and "edition <mark>1," not in chat[-1]["content"]
