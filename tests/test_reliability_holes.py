@@ -127,7 +127,7 @@ def test_kazakh_in_its_code_page_is_read_or_reported_never_garbled():
 
 def test_a_file_whose_encoding_stays_uncertain_is_reported_not_guessed(tmp_path):
     short = "Новости дня".encode("cp1251")  # too short to tell Cyrillic from Greek or Mac code pages
-    with pytest.raises(UndecodableError, match="cannot tell its encoding: it reads equally well as .*cp1251.*save it as UTF-8"):
+    with pytest.raises(UndecodableError, match="cannot tell its encoding: it reads equally well as .*cp1251.*save it as UTF-8 text"):
         decode_bytes(short)
     folder_with_good_article(tmp_path)
     (tmp_path / "short.txt").write_bytes(b"x\n\n" + short)

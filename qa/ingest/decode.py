@@ -29,7 +29,7 @@ _LEGACY_ERRORS = "qa-legacy-bytes"
 # Bytes that are neither C0 control characters nor found in text: tab, line breaks, form feed, and
 # ESC (terminal colour codes in pasted text are hostile but not binary).
 _NOT_CONTROL = bytes(byte for byte in range(256) if byte >= 0x20 or byte in b"\t\n\v\f\r\x1b")
-_ADVICE = "save it as UTF-8"
+_ADVICE = "save it as UTF-8 text"
 
 
 class UndecodableError(ValueError):
@@ -58,7 +58,7 @@ def decode_bytes(data: bytes) -> str:
     if b"\x00" in data:
         text = _utf16_text(data)
         if text is None:
-            raise UndecodableError(f"binary file (contains NUL bytes and is not UTF-16 text); {_ADVICE}")
+            raise UndecodableError(f"binary file (contains NUL bytes); {_ADVICE}")
         return text
     sample = data[:SAMPLE_BYTES]
     controls = len(sample.translate(None, _NOT_CONTROL))
