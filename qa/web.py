@@ -452,11 +452,13 @@ def launch(index_dir: str | Path | None = None, *, host: str = "127.0.0.1", port
 
     factory = functools.partial(Assistant.load, index_dir, settings=settings)
     demo = build_demo(factory, settings=settings, preload=True, examples=examples)
-    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True)
-    # A one-shot `qa ask` over the same index asks this server instead of loading the models itself.
-    registration = register_server(Path(index_dir) if index_dir is not None else settings.resolved_index_dir, demo.local_url)
+    # A one-shot `qa ask` over the same index asks this server instead of loading the models itself (until it is
+    # up, or if it fails to start, `qa ask` finds nothing listening and answers in-process).
+    local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    registration = register_server(Path(index_dir) if index_dir is not None else settings.resolved_index_dir,
+                                   f"http://{local_host}:{port}/")
     try:
-        demo.block_thread()
+        demo.launch(server_name=host, server_port=port)
     finally:
         unregister_server(registration)
 

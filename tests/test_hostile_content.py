@@ -12,7 +12,7 @@ from conftest import fake_assistant, use_fake_models
 from qa.assistant import Assistant, index_sources
 from qa.cli import format_answer, main
 from qa.config import Settings
-from qa.render import render_reply
+from qa.render import message_anchor, render_reply
 from qa.web import LazyAssistant, answer_message
 
 ESC = "\x1b"
@@ -77,7 +77,9 @@ def assert_inert(html: str) -> Markup:
         for name, value in attributes:
             assert not name.startswith("on"), (tag, name)
             if name == "href":
-                assert value is not None and (value.startswith(("http://", "https://")) or re.fullmatch(r"#[\w-]+", value)), value  # web or in-page
+                # a source's web address, or a citation mark's link to its card in the same message
+                assert value is not None and (value.startswith(("http://", "https://"))
+                                              or re.fullmatch(r"#qa-\d+-[0-9a-f]{8}-src-\d+", value)), value
                 assert "<" not in value and '"' not in value and ESC not in value
     for char in TERMINAL_CONTROLS + ("\u200b",):
         assert char not in html
@@ -128,11 +130,9 @@ def test_quotes_keep_their_offsets(hostile, question):
 def test_chat_reply_shows_hostile_text_as_literal_text(hostile):
     answer = hostile.ask("Who is the mayor of Hostiletown?", top_k=3)
     assert answer.found and HOSTILE_SENTENCE in answer.text
-    html = render_reply(answer, anchor="qa-0-0")
-    chat_html = answer_message(LazyAssistant(hostile), "Who is the mayor of Hostiletown?", history=[], top_k=3,
-                               since_text="", until_text="")
-    anchors = re.compile(r"qa-\d+-[0-9a-f]+")  # each message numbers its own citation anchors
-    assert anchors.sub("qa-ID", html) == anchors.sub("qa-ID", chat_html)
+    html = render_reply(answer, anchor=message_anchor(answer, 0))
+    assert html == answer_message(LazyAssistant(hostile), "Who is the mayor of Hostiletown?", history=[], top_k=3,
+                                  since_text="", until_text="")
     markup = assert_inert(html)
     text = markup.text
     assert "<script>alert(1)</script>" in text

@@ -77,7 +77,7 @@ def bad_collection(folder: Path) -> dict[str, str]:
     return {
         "empty.txt": "empty file",
         "blank.md": "empty file (only whitespace)",
-        "image.txt": "binary file (contains NUL bytes and is not UTF-16 text)",
+        "image.txt": "binary file (contains NUL bytes)",
         "noise.md": "binary file",
         "boilerplate.txt": "holds no title/body pairs",
         "title-only.txt": "no body after the title 'A Title With No Body'",

@@ -83,3 +83,17 @@ def test_qa_ask_answers_locally_when_told_or_when_the_server_is_gone(running_ser
     registry_file(running_server).write_text(json.dumps({"url": "http://127.0.0.1:9/", "pid": os.getpid()}), encoding="utf-8")
     assert main(["ask", "Who directed the opening film of the festival?", "--index", index]) == 0  # nothing listens there
     assert "**Lena Moritz**" in capsys.readouterr().out
+
+
+def test_qa_serve_registers_while_it_runs(collection, settings, fake_encoder, fake_models, cache_home, monkeypatch):
+    import gradio as gr
+
+    import qa.web
+    from qa.assistant import index_sources
+
+    index_sources([collection], settings.index_dir, settings=settings, encoder=fake_encoder)
+    seen: list[str | None] = []
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **options: seen.append(find_server(settings.index_dir)))
+    qa.web.launch(settings.index_dir, host="0.0.0.0", port=7999, settings=settings)
+    assert seen == ["http://127.0.0.1:7999/"]  # registered while serving
+    assert find_server(settings.index_dir) is None  # and not after
