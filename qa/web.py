@@ -459,12 +459,15 @@ def launch(index_dir: str | Path | None = None, *, host: str = "127.0.0.1", port
     local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     registration = register_server(Path(index_dir) if index_dir is not None else settings.resolved_index_dir,
                                    f"http://{local_host}:{port}/")
+    previous_handler = None
     if threading.current_thread() is threading.main_thread():  # `kill PID` ends it like Ctrl-C: registration and uploads removed
-        signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
+        previous_handler = signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
     try:
         demo.launch(server_name=host, server_port=port)
     finally:
         unregister_server(registration)
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
 
 
 def default_examples(index_dir: str | Path | None, settings: Settings) -> tuple[str, ...]:
