@@ -410,6 +410,7 @@ def check_index_path(index_dir: Path) -> None:
 
 
 _GENERATION_NAME = re.compile(r"gen-[\w-]+", re.ASCII)
+RESOLVE_ATTEMPTS = 5  # re-reads of CURRENT when the generation it named was replaced and removed meanwhile
 
 
 def live_generation(index_dir: Path) -> Path:
@@ -427,12 +428,20 @@ def live_generation(index_dir: Path) -> Path:
                                         f"{' and others' if len(orphans) > 1 else ''}: {rebuild_hint}")
             raise IndexNotFoundError(f"no index at {index_dir}: build one with `qa index SOURCE... --index {index_dir}`")
         name = pointer.read_text(encoding="utf-8", errors="replace").strip()
-        generation = index_dir / name
-        if not _GENERATION_NAME.fullmatch(name) or generation.is_symlink():  # never follow a pointer out of the directory
-            raise IndexCorruptError(f"index at {index_dir} is damaged ({CURRENT_FILE} names {name[:40]!r}, not a generation "
-                                    f"directory of the index): {rebuild_hint}")
-        if not (generation / MANIFEST_FILE).is_file():
-            raise IndexCorruptError(f"index at {index_dir} is incomplete ({generation.name} has no manifest): {rebuild_hint}")
+        for _ in range(RESOLVE_ATTEMPTS):
+            generation = index_dir / name
+            if not _GENERATION_NAME.fullmatch(name) or generation.is_symlink():  # never follow a pointer out of the directory
+                raise IndexCorruptError(f"index at {index_dir} is damaged ({CURRENT_FILE} names {name[:40]!r}, not a "
+                                        f"generation directory of the index): {rebuild_hint}")
+            if (generation / MANIFEST_FILE).is_file():
+                break
+            # Gone: damage, unless a re-index switched CURRENT and removed it since CURRENT was read.
+            name, previous = pointer.read_text(encoding="utf-8", errors="replace").strip(), name
+            if name == previous:
+                raise IndexCorruptError(f"index at {index_dir} is incomplete ({generation.name} has no manifest): {rebuild_hint}")
+        else:
+            raise IndexCorruptError(f"the index at {index_dir} switched generations {RESOLVE_ATTEMPTS} times while "
+                                    "it was being opened: try again once indexing has finished")
     except OSError as error:  # unreadable folder or pointer
         raise IndexCorruptError(f"cannot read the index at {index_dir} ({error.strerror or error}): check its permissions, "
                                 f"or {rebuild_hint}") from error
