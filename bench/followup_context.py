@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from qa.assistant import Assistant
     from qa.config import Settings
-    from qa.conversation import Turn, parse_history
+    from qa.conversation import Turn, leans_on_context, parse_history
     from qa.query import build_query
     from qa.reader.data import is_held_out, load_conversations
     from qa.retrieve import retrieve
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             questions = [q["input_text"] for q in sorted(story["questions"], key=lambda q: q["turn_id"])][: args.turns]
             for turn, question in enumerate(questions[1:], start=1):
                 turns = parse_history(questions[:turn])
-                leaning += bool(build_query(question, turns, top_k=settings.top_k, context_turns=1).context)
+                leaning += leans_on_context(question)
                 for choice in choices:
                     query = build_query(question, turns, top_k=settings.top_k, context_turns=choice)
                     vector = assistant.encoder.encode([query.retrieval_text])[0]

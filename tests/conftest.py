@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -181,3 +184,21 @@ def fake_assistant(index_dir: Path, settings: Settings, *, encoder: FakeEncoder 
     encoder = encoder or FakeEncoder()
     index = load_index(index_dir, settings=settings.with_(model_name=encoder.name))
     return Assistant(index, settings=settings, encoder=encoder, reader=reader or FakeReader(), calibration=fake_calibration())
+
+
+def free_port() -> int:
+    """A localhost port nothing listens on (for a test server)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_demo(demo) -> Iterator[str]:
+    """A built Gradio app served on a free localhost port in this process, for the duration of the block."""
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
+from conftest import running_demo
 
 from qa.api import answer_payload, cited_citations
 from qa.types import Answer, Citation
@@ -50,22 +49,6 @@ def test_payload_of_a_not_found_answer_cites_nothing():
 # --- the endpoint, over HTTP ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _running(demo) -> Iterator[str]:
-    port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[str]:
     from conftest import ARTICLES, FakeEncoder, fake_assistant
@@ -81,7 +64,7 @@ def server(tmp_path_factory) -> Iterator[str]:
     settings = Settings(model_name="fake-encoder", index_dir=root / "index", show_progress=False, chunk_tokens=64)
     index_sources([root], settings.index_dir, settings=settings, encoder=FakeEncoder())
     demo = build_demo(fake_assistant(settings.index_dir, settings), settings=settings, examples=())
-    with _running(demo) as url:
+    with running_demo(demo) as url:
         yield url
 
 

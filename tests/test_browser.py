@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import running_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -100,19 +100,8 @@ def serve(assistant, settings) -> Iterator[str]:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from qa.web import build_demo
 
-    demo = build_demo(assistant, settings=settings)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    with running_demo(build_demo(assistant, settings=settings)) as url:
+        yield url
 
 
 def open_chat(browser, url: str):

@@ -71,7 +71,7 @@ def without_answer(example: QAExample) -> str:
     from qa.text import split_sentences
 
     kept = [example.context[s.start : s.end] for s in split_sentences(example.context)]
-    return " ".join(t for t in kept if not any(a in t for a in example.answer_texts))
+    return " ".join(t for t in kept if not example.mentions_answer(t))
 
 
 def answerable_here(example: QAExample, beyond_collection: set[str]) -> bool:

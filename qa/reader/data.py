@@ -53,6 +53,10 @@ class QAExample:
     def answerable(self) -> bool:
         return bool(self.answer_texts)
 
+    def mentions_answer(self, text: str) -> bool:
+        """Whether `text` (a sentence of the passage) holds one of the gold answers word for word."""
+        return any(answer in text for answer in self.answer_texts)
+
 
 def is_held_out(dataset: str, group: str, percent: int = HELD_OUT_PERCENT) -> bool:
     """Whether a passage belongs to the held-out part (a stable hash of dataset and passage)."""

@@ -67,12 +67,14 @@ def make_group(example: QAExample, negatives: int, rng: random.Random, *, hard_n
                 break
         if positive is None:
             return None
-    others = [i for i in range(len(texts)) if i != positive and not any(t in texts[i] for t in example.answer_texts)]
+    others = [i for i in range(len(texts)) if i != positive and not example.mentions_answer(texts[i])]
     rng.shuffle(others)
-    question_words = set(_WORD.findall(example.question.lower()))
-    by_overlap = sorted(others, key=lambda i: -len(question_words & set(_WORD.findall(texts[i].lower()))))
     wanted = negatives + (positive is None or withhold_answer)
-    hard = by_overlap[: (wanted + 1) // 2] if hard_negatives else []
+    hard: list[int] = []
+    if hard_negatives:
+        question_words = set(_WORD.findall(example.question.lower()))
+        by_overlap = sorted(others, key=lambda i: -len(question_words & set(_WORD.findall(texts[i].lower()))))
+        hard = by_overlap[: (wanted + 1) // 2]
     chosen = hard + [i for i in others if i not in hard][: wanted - len(hard)]
     if withhold_answer:
         positive = None
@@ -271,7 +273,7 @@ def evaluate_reader(reader: SpanReader, held_out: list[QAExample], *, limit: int
             f1.append(token_f1(predicted, example.answer_texts))
             gold = example.answers[0]
             at_one.append(float(spans[best].start <= gold.start < spans[best].end))
-            rest = [t for t in texts if not any(a in t for a in example.answer_texts)]
+            rest = [t for t in texts if not example.mentions_answer(t)]
             if len(withheld_scores) < withheld and 0 < len(rest) < len(texts):
                 withheld_scores.append(1 - reader.read(example.question, rest).no_answer)
         entry: dict[str, Any] = {"questions": len(exact), "sentence_at_1": _mean(at_one), "span_em": _mean(exact), "span_f1": _mean(f1)}
