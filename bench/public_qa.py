@@ -65,13 +65,16 @@ class Sizes:
     passages: int
     answerable: int
     unanswerable: int
+    missing_fact: int
     stories: int
     conversations: int
     turns: int
 
 
-SIZES = {FULL: Sizes(passages=600, answerable=500, unanswerable=100, stories=100, conversations=40, turns=8),
-         SMOKE: Sizes(passages=30, answerable=14, unanswerable=4, stories=6, conversations=3, turns=3)}
+SIZES = {FULL: Sizes(passages=600, answerable=500, unanswerable=100, missing_fact=100, stories=100, conversations=40, turns=8),
+         SMOKE: Sizes(passages=30, answerable=14, unanswerable=4, missing_fact=4, stories=6, conversations=3, turns=3)}
+MISSING_FACT = "missing fact"
+REWORDED = "Disfl-QA"
 
 
 # --- question types ---------------------------------------------------------------------------------------------
@@ -202,7 +205,45 @@ def choose_open_collection(examples: list, sizes: Sizes, rng: random.Random) -> 
                 answerable.append(per_dataset[dataset][cursors[dataset]][2])
                 cursors[dataset] += 1
     rng.shuffle(unanswerable)
-    return passages, answerable, unanswerable[: sizes.unanswerable]
+    missing = missing_fact_questions(by_dataset, queues, keys, sizes.missing_fact, rng)
+    passages.extend(passage for passage, _ in missing)
+    return passages, answerable, unanswerable[: sizes.unanswerable] + [example for _, example in missing]
+
+
+def missing_fact_questions(by_dataset: dict[str, dict[str, list]], queues: dict[str, list], keys: set[str], wanted: int,
+                           rng: random.Random) -> list[tuple[Passage, object]]:
+    """On-topic questions whose fact is missing: a passage not yet in the collection goes in without the sentences
+    holding its question's answer, and that question is asked (the article is about the subject, the fact is not there)."""
+    from dataclasses import replace
+
+    from qa.reader.calibrate import without_answer
+
+    out: list[tuple[Passage, object]] = []
+    while len(out) < wanted and any(queues.values()):
+        for dataset in OPEN_DATASETS:
+            while queues[dataset] and len(out) < wanted:
+                group = queues[dataset].pop()
+                items = [e for e in by_dataset[dataset][group] if e.answerable]
+                key = passage_key(by_dataset[dataset][group][0].context)
+                if not items or key in keys:
+                    continue
+                example = rng.choice(items)
+                body = without_answer(example)
+                if len(body.split()) < 20:  # too little left to be an article about the subject
+                    continue
+                keys.add(key)
+                first = by_dataset[dataset][group][0]
+                question = replace(example, id=f"{example.id}#missing", context=body, answers=(), answer_texts=())
+                out.append((Passage(dataset, group, title_of(dataset, first.title, body), body), question))
+                break
+    return out
+
+
+def unanswerable_kind(example) -> str | None:
+    """None for answerable questions; else which kind of unanswerable question it is."""
+    if example.answerable:
+        return None
+    return MISSING_FACT if example.id.endswith("#missing") else REWORDED
 
 
 def write_articles(records: list[dict], path: Path) -> Path:
@@ -258,6 +299,30 @@ class Ours:
         with Stopwatch() as watch:  # as a running service does at start (`qa serve`, app.py)
             self.warmed = self.assistant.warm_up() if warm_up and hasattr(self.assistant, "warm_up") else None
         self.warm_up_seconds = watch.seconds
+
+    def variant(self, label: str, *, reader_folder: Path | None = None, settings: dict[str, str] | None = None) -> Ours:
+        """The same collection answered with other reader weights (their own calibration) or other settings."""
+        from embeddings.encoder import load_encoder
+        from qa.assistant import Assistant
+        from qa.config import Settings
+
+        base = self.assistant
+        changed = Settings.from_env({**os.environ, **{f"QA_{k.upper()}": v for k, v in (settings or {}).items()}}, show_progress=False)
+        encoder = base.encoder if changed.encoder_backend == base.settings.encoder_backend else load_encoder(
+            changed.model_name, backend=changed.encoder_backend)
+        reader = calibration = None
+        if reader_folder is not None:
+            from qa.reader.calibration import load_calibration
+            from qa.reader.model import SpanReader, read_header
+
+            reader = SpanReader(reader_folder, threads=changed.reader_threads, backend=changed.reader_backend)
+            calibration = load_calibration(reader_folder, reader_sha256=read_header(reader_folder)["sha256"])
+        variant = object.__new__(Ours)
+        variant.name = f"{self.name} ({label})"
+        variant.assistant = Assistant(base.index, settings=changed, encoder=encoder, reader=reader, calibration=calibration)
+        variant.build_seconds, variant.build_memory, variant.warm_up_seconds = 0.0, {}, 0.0
+        variant.assistant.warm_up()
+        return variant
 
     def indexed(self) -> list[tuple[str | None, str]]:
         return [(a.url, a.body) for a in self.assistant.index.articles.values()]
@@ -471,7 +536,8 @@ def open_row(example, record: dict, accepted: set[str], *, sentence_answer: bool
     found = record["found"]
     text = record["text"] if found else None
     row = {"id": example.id, "dataset": example.dataset, "type": question_type(example.question),
-           "answerable": example.answerable, "found": found, "confidence": record["confidence"], "seconds": record["seconds"]}
+           "answerable": example.answerable, "kind": unanswerable_kind(example), "found": found,
+           "confidence": record["confidence"], "seconds": record["seconds"]}
     if record.get("error"):
         row["error"] = record["error"]
     row["prediction"] = {"text": record["text"], "span": record["span"],
@@ -513,7 +579,14 @@ def summarize(rows: list[dict]) -> dict:
 def breakdown(rows: list[dict]) -> dict:
     by_type = {t: summarize([r for r in rows if r["type"] == t]) for t in QUESTION_TYPES if any(r["type"] == t for r in rows)}
     by_dataset = {d: summarize([r for r in rows if r["dataset"] == d]) for d in OPEN_DATASETS if any(r["dataset"] == d for r in rows)}
-    return {"overall": summarize(rows), "by_type": by_type, "by_dataset": by_dataset}
+    return {"overall": summarize(rows), "by_type": by_type, "by_dataset": by_dataset, "by_unanswerable_kind": by_kind(rows, summarize)}
+
+
+def by_kind(rows: list[dict], summary: Callable[[list[dict]], dict]) -> dict:
+    """Abstention per kind of unanswerable question, each against all the answerable ones."""
+    answerable = [r for r in rows if r["answerable"]]
+    kinds = sorted({r.get("kind") for r in rows if not r["answerable"] and r.get("kind")})
+    return {kind: summary(answerable + [r for r in rows if r.get("kind") == kind]) for kind in kinds}
 
 
 def interleave(items: Sequence, calls: dict[str, Callable], rng: random.Random, *, label: str) -> dict[str, list]:
@@ -542,7 +615,8 @@ def read_gold(reader, example) -> dict:
     reading = reader.read(example.question, texts)
     seconds = time.perf_counter() - started
     row = {"id": example.id, "dataset": example.dataset, "type": question_type(example.question),
-           "answerable": example.answerable, "seconds": seconds, "confidence": 1.0 - float(reading.no_answer), "found": True}
+           "answerable": example.answerable, "kind": unanswerable_kind(example), "seconds": seconds,
+           "confidence": 1.0 - float(reading.no_answer), "found": True}
     if not example.answerable:
         return row
     best = max(range(len(reading.sentences)), key=lambda i: reading.sentences[i].answer_probability) if reading.sentences else None
@@ -773,6 +847,11 @@ def run_multi_turn(prepared: MultiTurn, sizes: Sizes, rng: random.Random, *, pre
 def main(argv: list[str] | None = None) -> int:
     extra = argparse.ArgumentParser(add_help=False)
     extra.add_argument("--previous", type=Path, help="a checkout of an earlier version to compare with (its repository root)")
+    extra.add_argument("--reader-weights", type=Path, action="append", default=[],
+                       help="another reader weights folder (reader.npz, reader.json, calibration.json) asked beside the shipped one")
+    extra.add_argument("--variant", action="append", default=[], metavar="SETTING=VALUE[,SETTING=VALUE]",
+                       help="the same collection asked with other Settings too, e.g. reader_backend=onnx-int8,reader_threads=1")
+    extra.add_argument("--skip-peers", action="store_true", help="only this project's systems (no txtai, previous version, multi-turn)")
     known, rest = extra.parse_known_args(argv)
     args = section_arguments(__doc__.splitlines()[0] + " (--previous PATH: compare with an older checkout)", rest)
     smoke = args.mode == SMOKE
@@ -805,8 +884,8 @@ def main(argv: list[str] | None = None) -> int:
 
     model_path = None
     nearest = txtai = None
-    if smoke:
-        not_run["txtai + nearest sentence"] = "smoke mode"
+    if smoke or known.skip_peers:
+        not_run["txtai + nearest sentence"] = "smoke mode" if smoke else "--skip-peers"
     elif not installed("txtai"):
         not_run["txtai + nearest sentence"] = "not installed (pip install txtai)"
     else:
@@ -835,14 +914,27 @@ def main(argv: list[str] | None = None) -> int:
     if reader is None:
         not_run["span reader on the gold passage"] = reader_problem or "unavailable"
     prepared = None
-    try:
-        prepared = prepare_multi_turn(load_conversations(QA_TRAIN), sizes, work, rng, previous=previous, nearest=nearest,
-                                      model_path=model_path, txtai_problem=not_run.get("txtai + nearest sentence"),
-                                      warm_up=not smoke, encoder=ours.assistant.encoder)
-    except QAError as error:
-        not_run["multi-turn"] = f"{type(error).__name__}: {error}"
+    if known.skip_peers:
+        not_run["multi-turn"] = "--skip-peers"
+    else:
+        try:
+            prepared = prepare_multi_turn(load_conversations(QA_TRAIN), sizes, work, rng, previous=previous, nearest=nearest,
+                                          model_path=model_path, txtai_problem=not_run.get("txtai + nearest sentence"),
+                                          warm_up=not smoke, encoder=ours.assistant.encoder)
+        except QAError as error:
+            not_run["multi-turn"] = f"{type(error).__name__}: {error}"
 
     calls: dict[str, Callable] = {ours.name: lambda e: open_row(e, ours.ask(e.question), accepted_of[_url(e)])}
+    for folder in known.reader_weights:
+        variant = ours.variant(f"reader {folder.name}", reader_folder=folder)
+        calls[variant.name] = lambda e, v=variant: open_row(e, v.ask(e.question), accepted_of[_url(e)])
+        if reader is not None:
+            other_reader = variant.assistant.reader
+            calls[f"span reader ({folder.name}), gold passage"] = lambda e, r=other_reader: read_gold(r, e)
+    for described in known.variant:
+        changes = dict(item.split("=", 1) for item in described.split(",") if "=" in item)
+        variant = ours.variant(described, settings=changes)
+        calls[variant.name] = lambda e, v=variant: open_row(e, v.ask(e.question), accepted_of[_url(e)])
     if txtai is not None:
         calls[txtai.name] = lambda e: open_row(e, txtai.ask(e.question), accepted_of[_url(e)], sentence_answer=True)
     if previous is not None:
@@ -865,7 +957,7 @@ def main(argv: list[str] | None = None) -> int:
                 handle.write(json.dumps({"system": name, "question": example.question, "golds": example.answer_texts,
                                          "gold_url": _url(example), **row}, ensure_ascii=False) + "\n")
     open_systems = {name: breakdown(rows) for name, rows in results.items() if "gold passage" not in name}
-    gold_systems = {name: {"overall": summarize_gold(rows),
+    gold_systems = {name: {"overall": summarize_gold(rows), "by_unanswerable_kind": by_kind(rows, summarize_gold),
                            "by_type": {t: summarize_gold([r for r in rows if r["type"] == t]) for t in QUESTION_TYPES
                                        if any(r["type"] == t for r in rows)}}
                     for name, rows in results.items() if "gold passage" in name}
@@ -887,6 +979,7 @@ def main(argv: list[str] | None = None) -> int:
                     "passages": len(passages), "indexed_articles": len(ours.assistant.index.articles),
                     "passages_per_dataset": dict(collections.Counter(p.dataset for p in passages)),
                     "answerable": len(answerable), "unanswerable": len(unanswerable),
+                    "unanswerable_per_kind": dict(collections.Counter(unanswerable_kind(e) for e in unanswerable)),
                     "answerable_per_dataset": dict(collections.Counter(e.dataset for e in answerable)),
                     "questions_per_type": dict(collections.Counter(question_type(e.question) for e in questions)),
                     "build": builds(), "systems": open_systems,
@@ -916,7 +1009,10 @@ NOTES = [
      "training passage of another set (mostly Disfl-QA copies of SQuAD dev paragraphs) are dropped."),
     (f"Articles: one per passage, title = the `title` field for SQuAD and new_wiki, else the first {TITLE_WORDS} words; "
      f"url {URL_PREFIX}/SET/GROUP (a web address, which the ingest keeps). Right article = the first citation's url."),
-    "Unanswerable questions are Disfl-QA's (SQuAD 2.0's) about passages in the collection: on topic, no answer.",
+    ("Unanswerable questions, two kinds, each also reported on its own against all answerable ones: Disfl-QA's (SQuAD "
+     "2.0's, a fact of the question changed) about passages in the collection; and 'missing fact': a held-out passage "
+     "indexed without the sentences holding its question's answer, that question asked (the article is on topic, "
+     "the fact is not in it)."),
     ("contained: a gold answer inside `answer.text` under SQuAD normalisation (0 when not found); span EM/F1: "
      "`answer.span` against the golds (0 when no span). AUROC: `answer.confidence`, answerable vs unanswerable."),
     ("txtai + nearest sentence: hybrid search over our chunks (title + chunk text), the top chunk's sentence "

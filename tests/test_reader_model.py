@@ -8,6 +8,7 @@ whenever the reader is retrained.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -284,3 +285,63 @@ def test_training_on_a_tiny_sample_writes_weights_that_load_and_read(tmp_path, c
     assert isinstance(header["training"]["held_out"], dict) and header["training"]["held_out"]
     sentences = _festival_sentences()
     _assert_sound(SpanReader(tmp_path).read("Who directed the opening film?", sentences), sentences)
+
+
+# --- the ONNX reader: the same inputs without torch ---------------------------------------------------
+
+def _model_dir() -> str:
+    from qa.reader.model import base_model_path
+
+    try:
+        return base_model_path(ReaderConfig().base_model)
+    except ModelLoadError as error:
+        pytest.skip(str(error))
+
+
+def test_the_pair_tokenizer_gives_the_transformers_tokenizer_s_ids_offsets_and_masks():
+    from transformers import AutoTokenizer
+
+    from qa.reader.model import PairTokenizer, encode_pairs
+
+    config = ReaderConfig(max_question_tokens=12, max_length=40)
+    model_dir = _model_dir()
+    ours, theirs = PairTokenizer(model_dir, config), AutoTokenizer.from_pretrained(model_dir)
+    questions = ["Who directed the opening film?", "What didn't the Minister's office say about the 2024 budget, and why not, "
+                 "according to the report that came out on Tuesday?", "Ç'est où, l'hôtel «Astana»?"]
+    sentences = _festival_sentences() + ["Short.", "A sentence far longer than the forty word pieces the pairs are cut to, " * 3]
+    for question in questions:
+        expected, got = encode_pairs(theirs, question, sentences, config), ours.encode(question, sentences)
+        for name in ("input_ids", "attention_mask", "token_type_ids", "offset_mapping", "context_mask"):
+            assert got[name].tolist() == expected[name].numpy().tolist(), name
+
+
+HAS_ONNX = all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not HAS_ONNX, reason="onnxruntime and onnx are not installed (pip install 'qa-news[onnx]')")
+def test_the_onnx_reader_reads_like_the_torch_reader_and_starts_without_torch(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from qa.reader.model import export_reader_onnx
+
+    cache = tmp_path / "cache"
+    export_reader_onnx(WEIGHTS_DIR, cache_dir=cache / "qa-news" / "onnx")
+    sentences = _festival_sentences()
+    question = "Who directed the opening film?"
+    torch_reading = SpanReader().read(question, sentences)
+    script = ("import json, sys\nfrom qa.reader.model import SpanReader\n"
+              f"r = SpanReader(backend='onnx-int8').read({question!r}, {sentences!r})\n"
+              "print(json.dumps({'torch': 'torch' in sys.modules, 'transformers': 'transformers' in sys.modules, "
+              "'no_answer': r.no_answer, 'best': [s.answer_probability for s in r.sentences], "
+              "'spans': [[s.answer.start, s.answer.end] if s.answer else None for s in r.sentences]}))")
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300, check=True)
+    onnx_reading = json.loads(done.stdout.strip().splitlines()[-1])
+    assert onnx_reading["torch"] is False and onnx_reading["transformers"] is False
+    best_torch = max(range(len(sentences)), key=lambda i: torch_reading.sentences[i].answer_probability)
+    best_onnx = max(range(len(sentences)), key=lambda i: onnx_reading["best"][i])
+    assert best_onnx == best_torch
+    assert abs(onnx_reading["no_answer"] - torch_reading.no_answer) < 0.1
