@@ -31,6 +31,11 @@ CONFIGURATIONS = {
     "torch reader, 4 sentences, 1 thread": {"reader_backend": "torch", "reader_sentences": 4, "reader_threads": 1},
     "onnx-int8 reader, 6 sentences, 1 thread": {"reader_backend": "onnx-int8", "reader_sentences": 6, "reader_threads": 1},
     "onnx-int8 reader, 4 sentences, 1 thread": {"reader_backend": "onnx-int8", "reader_sentences": 4, "reader_threads": 1},
+    "onnx-int8 reader, 6 sentences, 2 threads": {"reader_backend": "onnx-int8", "reader_sentences": 6, "reader_threads": 2},
+    "onnx-int8 encoder and reader, 6 sentences, 1 thread": {"encoder_backend": "onnx-int8", "reader_backend": "onnx-int8",
+                                                            "reader_sentences": 6, "reader_threads": 1},
+    "onnx-int8 encoder and reader, 6 sentences, 2 threads": {"encoder_backend": "onnx-int8", "reader_backend": "onnx-int8",
+                                                             "reader_sentences": 6, "reader_threads": 2},
 }
 
 
@@ -72,7 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         titles = [a.title for a in index.articles.values() if a.title.strip()]
         rng.shuffle(titles)
         questions = [f"What happened with {t.strip().rstrip('?.!')}?" for t in titles[: 6 if smoke else QUESTIONS]]
-        assistants = {label: Assistant(index, settings=base.with_(**changes), encoder=encoder) for label, changes in configurations.items()}
+        encoders = {base.encoder_backend: encoder}
+        if not smoke:
+            for changes in configurations.values():
+                backend = changes.get("encoder_backend", base.encoder_backend)
+                if backend not in encoders:
+                    encoders[backend] = load_encoder(base.model_name, backend=backend)
+        assistants = {label: Assistant(index, settings=base.with_(**changes), encoder=encoders[changes.get("encoder_backend", base.encoder_backend)])
+                      for label, changes in configurations.items()}
         for assistant in assistants.values():
             assistant.warm_up()
         timings: dict[str, list[float]] = {label: [] for label in assistants}
@@ -80,9 +92,10 @@ def main(argv: list[str] | None = None) -> int:
             labels = list(assistants)
             rng.shuffle(labels)
             for label in labels:
-                cache = getattr(encoder, "cache", None)
-                if cache is not None:
-                    cache.clear()
+                for each in encoders.values():
+                    cache = getattr(each, "cache", None)
+                    if cache is not None:
+                        cache.clear()
                 started = time.perf_counter()
                 assistants[label].ask(question)
                 timings[label].append(time.perf_counter() - started)

@@ -287,6 +287,26 @@ def test_training_on_a_tiny_sample_writes_weights_that_load_and_read(tmp_path, c
     _assert_sound(SpanReader(tmp_path).read("Who directed the opening film?", sentences), sentences)
 
 
+
+@pytest.mark.model
+def test_continued_training_starts_from_the_saved_deltas_and_head():
+    import torch
+    from transformers import AutoModel
+
+    from qa.reader.model import attach_lora, base_model_path, lora_arrays
+    from qa.reader.train import start_from
+
+    config = ReaderConfig(**read_header(WEIGHTS_DIR)["config"])
+    model = AutoModel.from_pretrained(base_model_path(config.base_model))
+    names = attach_lora(model, config, seed=1)
+    head = torch.nn.Linear(model.config.hidden_size, 2)
+    start_from(model, names, head, WEIGHTS_DIR, config)
+    with np.load(WEIGHTS_DIR / WEIGHTS_FILE) as stored:
+        for name, array in lora_arrays(model, names, head).items():
+            np.testing.assert_allclose(array.astype(np.float32), stored[name].astype(np.float32), rtol=1e-3, atol=1e-6)
+    with pytest.raises(SystemExit, match="reader shape"):
+        start_from(model, names, head, WEIGHTS_DIR, dataclasses.replace(config, lora_rank=config.lora_rank * 2))
+
 # --- the ONNX reader: the same inputs without torch ---------------------------------------------------
 
 def _model_dir() -> str:

@@ -83,6 +83,27 @@ def holds_answer(candidate: Candidate, example: QAExample) -> int:
     return int(candidate.article.url == f"public://{example.dataset}/{example.group}" and bool(contains_answer(candidate.text, example.answer_texts)))
 
 
+def collection_passages(by_group: dict[tuple[str, str], list[QAExample]], passages: int,
+                        rng: random.Random) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """All passages in a seeded order, and the ones calibration indexes (an equal share per dataset)."""
+    groups = sorted(by_group)
+    rng.shuffle(groups)
+    per_dataset = max(1, passages // len(DATASETS))
+    chosen: list[tuple[str, str]] = []
+    for dataset in DATASETS:
+        chosen.extend([g for g in groups if g[0] == dataset][:per_dataset])
+    return groups, chosen
+
+
+def calibration_passages(examples: list[QAExample], *, passages: int = 1500, seed: int = 13) -> set[tuple[str, str]]:
+    """The (dataset, passage) pairs `calibrate` indexes with these defaults: training can leave their questions to it."""
+    by_group: dict[tuple[str, str], list[QAExample]] = defaultdict(list)
+    for example in examples:
+        if example.dataset in DATASETS:
+            by_group[(example.dataset, example.group)].append(example)
+    return set(collection_passages(by_group, passages, random.Random(seed))[1])
+
+
 def fit_logistic(rows: np.ndarray, labels: np.ndarray, names: tuple[str, ...], seed: int) -> LinearModel:
     from sklearn.linear_model import LogisticRegression
 
@@ -104,12 +125,7 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
     by_group: dict[tuple[str, str], list[QAExample]] = defaultdict(list)
     for example in examples:
         by_group[(example.dataset, example.group)].append(example)
-    groups = sorted(by_group)
-    rng.shuffle(groups)
-    per_dataset = max(1, args.passages // len(DATASETS))
-    chosen_groups: list[tuple[str, str]] = []
-    for dataset in DATASETS:
-        chosen_groups.extend([g for g in groups if g[0] == dataset][:per_dataset])
+    groups, chosen_groups = collection_passages(by_group, args.passages, rng)
     questions: list[QAExample] = []
     for group in chosen_groups:
         items = by_group[group]

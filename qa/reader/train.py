@@ -23,12 +23,14 @@ from qa.metrics import auroc, exact_match, token_f1
 from qa.reader.data import HELD_OUT_PERCENT, QAExample, load_examples, split
 from qa.reader.model import (
     WEIGHTS_DIR,
+    WEIGHTS_FILE,
     ReaderConfig,
     SpanReader,
     attach_lora,
     base_model_path,
     encode_question_sentence_pairs,
     lora_arrays,
+    read_header,
     save_reader,
 )
 from qa.text import split_sentences
@@ -150,6 +152,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     total_weight = sum(DATASET_WEIGHTS.get(name, 0.0) for name in by_dataset) or 1.0
     chosen = [e for name, items in sorted(by_dataset.items())
               for e in items[: int(args.questions * DATASET_WEIGHTS.get(name, 0.0) / total_weight)]]
+    if args.unanswerable_share > 0:
+        # Real unanswerable questions (Disfl-QA's) beyond their share above: as many as make up the asked share.
+        from qa.reader.calibrate import calibration_passages
+
+        taken = {e.id for e in chosen}
+        kept_for_calibration = calibration_passages(training)  # its unanswerable questions must be new to the reader
+        extra = [e for e in training if not e.answerable and e.id not in taken and (e.dataset, e.group) not in kept_for_calibration]
+        wanted = int(args.unanswerable_share * len(chosen)) - sum(not e.answerable for e in chosen)
+        chosen += extra[: max(0, wanted)]
     rng.shuffle(chosen)
     groups = [g for e in chosen
               if (g := make_group(e, args.negatives, rng, hard_negatives=args.hard_negatives,
@@ -164,6 +175,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     model = AutoModel.from_pretrained(path)
     names = attach_lora(model, config, args.seed)
     head = torch.nn.Linear(model.config.hidden_size, 2)
+    if args.init_from:
+        start_from(model, names, head, Path(args.init_from), config)
     parameters = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
     optimizer = torch.optim.AdamW(parameters, lr=args.lr, weight_decay=0.01)
     steps = (len(groups) + args.groups_per_step - 1) // args.groups_per_step * args.epochs
@@ -212,7 +225,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     trained_seconds = time.time() - began
     model.eval()
     arrays = lora_arrays(model, names, head)
-    training_record = {"seed": args.seed, "questions": args.questions, "negatives": args.negatives, "withheld_share": args.withheld_share, "hard_negatives": args.hard_negatives,
+    training_record = {"seed": args.seed, "questions": args.questions, "unanswerable_share": args.unanswerable_share,
+                       "init_from": read_header(Path(args.init_from))["sha256"] if args.init_from else None, "negatives": args.negatives, "withheld_share": args.withheld_share, "hard_negatives": args.hard_negatives,
                        "unanswerable_groups": unanswerable_groups, "epochs": args.epochs,
                        "lr": args.lr, "groups": len(groups), "seconds": round(trained_seconds, 1),
                        "datasets": sorted(by_dataset), "held_out_percent": HELD_OUT_PERCENT}
@@ -226,6 +240,26 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         print(f"  {name}: {value}")
     print(f"total {time.time() - began:.0f} s; config {asdict(config)}")
     return scores
+
+
+def start_from(model: Any, names: list[str], head: Any, folder: Path, config: ReaderConfig) -> None:
+    """Continue training from saved weights (their deltas and head), which must have this reader's shape."""
+    import torch
+
+    header = read_header(folder)
+    if ReaderConfig(**header["config"]) != config:
+        raise SystemExit(f"--init-from {folder}: its reader shape {header['config']} differs from this run's {asdict(config)}")
+    with np.load(folder / WEIGHTS_FILE) as stored:
+        arrays = {name: stored[name].astype(np.float32) for name in stored.files}
+    from qa.reader.model import _get
+
+    with torch.no_grad():
+        for name in names:
+            module = _get(model, name)
+            module.lora_a.copy_(torch.from_numpy(arrays[f"{name}.lora_a"]))
+            module.lora_b.copy_(torch.from_numpy(arrays[f"{name}.lora_b"] / module.scale))
+        head.weight.copy_(torch.from_numpy(arrays["head.weight"]))
+        head.bias.copy_(torch.from_numpy(arrays["head.bias"]))
 
 
 def _short_question(tokenizer: Any, group: Group, config: ReaderConfig) -> Group:
@@ -300,6 +334,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="share of answerable questions trained as unanswerable with their answer sentence left out "
                              "(tried at 0.2 with --hard-negatives: worse abstention on held-out data, docs/reader.md)")
     parser.add_argument("--hard-negatives", action="store_true", help="half the other sentences share most words with the question")
+    parser.add_argument("--unanswerable-share", type=float, default=0.0,
+                        help="add real unanswerable questions (Disfl-QA's) until they are this share of the groups")
+    parser.add_argument("--init-from", help="continue from these weights (a folder with reader.npz and reader.json) instead of zero deltas")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--groups-per-step", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1.5e-3)
