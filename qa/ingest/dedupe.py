@@ -27,7 +27,7 @@ MIN_CONTAINMENT = 0.6
 # ("... opened the new bridge / tram line on Tuesday ...") are different news, and merging them
 # would lose one. A retitled copy with an edit or two keeps well over 90% of its shingles.
 MIN_CONTAINMENT_RETITLED = 0.9
-# Below this, a one-word difference ("Almaty" / "Astana") may be the whole news: short
+# Below this, a one-word difference ("Monday" / "Tuesday", "resigned" / "re-elected") may be the whole news: short
 # bodies must match exactly or as a prefix.
 MIN_FUZZY_WORDS = 25
 
