@@ -6,8 +6,9 @@ same rows, written directly (no embedding); each answers the same 200 questions 
 (dense + BM25 fused by RRF, records fetched), timed per question. recall@10 compares each store's dense
 top 10 with exact search over the same vectors.
 
-Ray: the demo corpus's chunk texts (repeated to --ray-chunks), embedded with the real model by the plain
-encoder, then through `RayEncoder` with one and two actors on a local cluster; chunks per second.
+Ray: the demo corpus's chunk texts (copied to --ray-chunks, each copy made distinct), embedded with the real
+model by the plain encoder, then through `RayEncoder` with one and two actors on a local cluster; chunks per
+second, actor start-up and model loads included (seconds to the first batch recorded beside).
 
 Usage: python -m bench.scale_out --out bench/results [--sizes 10000,100000] [--ray-chunks 2000] [--skip-ray]
 """
@@ -162,7 +163,7 @@ def bench_ray(chunk_count: int) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         from qa.assistant import DEMO_CORPUS, index_sources
 
-        encoder = load_encoder(settings.model_name)
+        encoder = load_encoder(settings.model_name, backend=settings.encoder_backend)  # the backend the actors load
         index_sources([DEMO_CORPUS], Path(scratch) / "demo", settings=settings, encoder=encoder)
         index = load_index(Path(scratch) / "demo", settings=settings)
         texts = [embedding_text(index.articles[c.article_id], c) for c in index.chunks]
@@ -173,7 +174,7 @@ def bench_ray(chunk_count: int) -> dict:
     encoder.encode(texts[:64])  # load the model before timing
     started = time.perf_counter()
     encoder.encode(texts, batch_size=settings.batch_size)
-    result = {"chunks": len(texts), "plain_encoder_chunks_per_s": round(len(texts) / (time.perf_counter() - started), 1)}
+    result = {"chunks": len(texts), "encoder_backend": settings.encoder_backend, "plain_encoder_chunks_per_s": round(len(texts) / (time.perf_counter() - started), 1)}
     for workers in (1, 2):
         ray_settings = settings.with_(ray_workers=workers)
         ray_encoder = RayEncoder(encoder, settings=ray_settings)
