@@ -350,13 +350,22 @@ def _public_qa(data: dict | None) -> list[str]:
     described = (f"**Open collection**: {collection['passages']} passages written as articles "
                  f"({', '.join(f'{k} {v}' for k, v in collection['passages_per_dataset'].items())}; "
                  f"{collection['indexed_articles']} after the product's de-duplication), "
-                 f"{collection['answerable']} answerable and {collection['unanswerable']} unanswerable (Disfl-QA) questions. "
-                 "Rates over the answerable questions unless the column says otherwise.")
+                 f"{collection['answerable']} answerable and {collection['unanswerable']} unanswerable questions"
+                 + (f" ({', '.join(f'{v} {k}' for k, v in collection['unanswerable_per_kind'].items())})"
+                    if collection.get("unanswerable_per_kind") else " (Disfl-QA)")
+                 + ". Rates over the answerable questions unless the column says otherwise.")
     lines += [described, ""]
     systems = collection["systems"]
     rows = [[name, _counts(f["overall"]), *[f["overall"].get(k) for k in _OPEN_KEYS], _ms(f["overall"]["latency"]["p50_ms"])]
             for name, f in systems.items()]
     lines += _table(["system", "questions", *_OPEN_HEADER, "p50"], rows)
+    kinds = sorted({k for f in systems.values() for k in f.get("by_unanswerable_kind", {})})
+    if kinds:
+        lines += ["Abstention per kind of unanswerable question (each kind against all answerable questions): "
+                  "caught = answered \"not found\"; AUROC of `answer.confidence`.", ""]
+        lines += _table(["system", *[f"{k}: {m}" for k in kinds for m in ("caught", "AUROC")]],
+                        [[name, *[f.get("by_unanswerable_kind", {}).get(k, {}).get(m) for k in kinds
+                                  for m in ("unanswerable_caught", "auroc")]] for name, f in systems.items()])
     build = collection.get("build", {})
     if build:
         lines += ["Index build: " + "; ".join(f"{name} {b['seconds']} s" for name, b in build.items() if b.get("seconds") is not None)
@@ -380,6 +389,11 @@ def _public_qa(data: dict | None) -> list[str]:
         lines += _table(["system", "questions", "sentence@1", "span EM", "span F1", "sentence F1", "AUROC", "p50"],
                         [[name, _counts(f["overall"]), *[f["overall"].get(k) for k in keys], _ms(f["overall"]["latency"]["p50_ms"])]
                          for name, f in gold.items()])
+        gold_kinds = sorted({k for f in gold.values() for k in f.get("by_unanswerable_kind", {})})
+        if gold_kinds:
+            lines += ["Gold passage, AUROC of 1 - the reader's no-answer share per kind of unanswerable question:", ""]
+            lines += _table(["system", *gold_kinds], [[name, *[f.get("by_unanswerable_kind", {}).get(k, {}).get("auroc")
+                                                               for k in gold_kinds]] for name, f in gold.items()])
         for name, figures in gold.items():
             lines += [f"{name}, by question type:", ""]
             lines += _table(["type", "questions", "sentence@1", "span EM", "span F1", "sentence F1", "AUROC"],

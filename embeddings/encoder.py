@@ -325,7 +325,7 @@ class OnnxEncoder(CachingEncoder):
         if missing:
             raise EncoderError(
                 f"the {'onnx-int8' if quantize else 'onnx'} encoder backend needs onnxruntime, which is not installed: "
-                "run `pip install 'qa-news[onnx]'` (or `pip install onnxruntime onnx`), or use the default torch backend"
+                "run `pip install 'qa-news[onnx]'` (or `pip install onnxruntime onnx`), or use the torch backend (QA_ENCODER_BACKEND=torch)"
             )
         self.name = name
         self.quantize = quantize
@@ -350,9 +350,9 @@ class OnnxEncoder(CachingEncoder):
         model_dir = Path(path)
         if not (model_dir / "config.json").is_file() or not (model_dir / "tokenizer.json").is_file():
             raise EncoderError(
-                f"the ONNX backend needs a local sentence-transformers model directory (with config.json and tokenizer.json); "
-                f"{self.name!r} resolved to {path!r}. Use a bundled model such as all-MiniLM-L6-v2, a local directory, "
-                "or the torch backend."
+                f"could not load embedding model {self.name!r}: the ONNX backend needs a local sentence-transformers model "
+                f"directory (with config.json and tokenizer.json), and it resolved to {path!r}. Use a bundled model such as "
+                "all-MiniLM-L6-v2, a local directory, or the torch backend (QA_ENCODER_BACKEND=torch), which can also download."
             )
         settings = _read_json(model_dir / "sentence_bert_config.json")
         config = _read_json(model_dir / "config.json")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from embeddings.encoder import BACKENDS, TORCH
+from embeddings.encoder import BACKENDS, ONNX_INT8
 from qa.errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -31,7 +31,7 @@ class Settings:
     """
 
     model_name: str = DEFAULT_MODEL
-    encoder_backend: str = TORCH  # "torch"; "onnx-int8" is faster on CPU (pip install 'qa-news[onnx]')
+    encoder_backend: str = ONNX_INT8  # int8 ONNX, exported once and cached; "torch": full precision (same answers on held-out QA, docs/benchmarks.md)
     index_dir: Path | None = None
     batch_size: int = 32
     chunk_tokens: int = 200
@@ -46,7 +46,7 @@ class Settings:
     context_answers: bool = False  # earlier answers in a follow-up's retrieval text: 0.72 right story vs 0.81 questions only (bench/followup_context.py)
     reader_sentences: int = 6  # candidate sentences the span reader reads per question
     reader_threads: int = 2  # threads for one question's reading: 2 beat 1 at p50 here, quiet or loaded (docs/benchmarks.md, section 7)
-    reader_backend: str = "torch"  # "onnx-int8": the reader exported once to int8 ONNX, faster on CPU (pip install 'qa-news[onnx]')
+    reader_backend: str = ONNX_INT8  # the reader exported once to int8 ONNX, needs no torch once cached; "torch": full precision
     min_confidence: float | None = None  # None: the threshold calibrated with the reader (qa/reader/weights/calibration.json)
     max_question_chars: int = 1000
     reload_check_seconds: float | None = 2.0  # how often an Assistant looks for a re-indexed generation; None: never

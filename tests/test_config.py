@@ -123,4 +123,5 @@ def test_settings_are_frozen():
 
 def test_encoder_backend_from_environment():
     assert Settings.from_env({"QA_ENCODER_BACKEND": "onnx-int8"}).encoder_backend == "onnx-int8"
-    assert Settings.from_env({}).encoder_backend == "torch"
+    assert Settings.from_env({"QA_ENCODER_BACKEND": "torch"}).encoder_backend == "torch"
+    assert Settings.from_env({}).encoder_backend == "onnx-int8" and Settings.from_env({}).reader_backend == "onnx-int8"

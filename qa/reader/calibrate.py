@@ -271,9 +271,10 @@ def _check_scores(confidence: np.ndarray, right: np.ndarray, answerable: np.ndar
 
 
 def _span_reader(args: argparse.Namespace) -> Any:
+    """The reader as answering runs it (`Settings.reader_backend`), so calibration fits what users get."""
     from qa.reader.model import SpanReader
 
-    return SpanReader(Path(args.weights), threads=args.threads)
+    return SpanReader(Path(args.weights), threads=args.threads, backend=Settings.from_env().reader_backend)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -278,7 +278,7 @@ def _onnx_session(folder: Path, threads: int) -> Any:
     try:
         import onnxruntime
     except ImportError:
-        raise ModelLoadError("the onnx-int8 reader backend needs onnxruntime and onnx: pip install 'qa-news[onnx]'") from None
+        raise ModelLoadError("the onnx-int8 reader backend needs onnxruntime and onnx: pip install 'qa-news[onnx]', or set QA_READER_BACKEND=torch") from None
     path = export_reader_onnx(folder)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
