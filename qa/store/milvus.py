@@ -121,8 +121,18 @@ def _client(settings: Settings, *, create: bool) -> tuple[Any, str]:
             raise IndexNotFoundError(f"no Milvus Lite store at {path}: build one with `qa index SOURCE... --store {uri}`")
         path.parent.mkdir(parents=True, exist_ok=True)
         uri = str(path)
-    with _milvus_errors("connect", uri):
-        return MilvusClient(uri=uri, **kwargs), uri
+    # Milvus Lite starts a local server per file; on a busy machine its first connection can be refused
+    # ("too many pings", "fail connecting"), so a local file gets two more tries before the error is reported.
+    tries = 1 if uri.lower().startswith(MILVUS_SCHEMES) else 3
+    for attempt in range(1, tries + 1):
+        try:
+            with _milvus_errors("connect", uri):
+                return MilvusClient(uri=uri, **kwargs), uri
+        except StoreError:
+            if attempt == tries:
+                raise
+            time.sleep(attempt)
+    raise AssertionError("unreachable")
 
 
 class _Names:
