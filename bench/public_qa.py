@@ -170,18 +170,16 @@ def choose_open_collection(examples: list, sizes: Sizes, rng: random.Random) -> 
         groups = sorted(by_dataset.get(dataset, {}))
         rng.shuffle(groups)
         queues[dataset] = groups
-    chosen: list[tuple[str, str]] = []
     keys: set[str] = set()
-    while len(chosen) < sizes.passages and any(queues.values()):
-        for dataset in OPEN_DATASETS:
-            while queues[dataset] and len(chosen) < sizes.passages:
-                group = queues[dataset].pop()
-                key = passage_key(by_dataset[dataset][group][0].context)
-                if key in keys:  # the same paragraph under two sets: the product would merge the copies
-                    continue
-                keys.add(key)
-                chosen.append((dataset, group))
-                break
+
+    def new_passage(dataset: str, group: str) -> tuple[str, str] | None:
+        key = passage_key(by_dataset[dataset][group][0].context)
+        if key in keys:  # the same paragraph under two sets: the product would merge the copies
+            return None
+        keys.add(key)
+        return dataset, group
+
+    chosen = take_in_turn(queues, sizes.passages, new_passage)
     passages = []
     for dataset, group in chosen:
         first = by_dataset[dataset][group][0]
@@ -218,24 +216,33 @@ def missing_fact_questions(by_dataset: dict[str, dict[str, list]], queues: dict[
 
     from qa.reader.calibrate import without_answer
 
-    out: list[tuple[Passage, object]] = []
+    def without_its_answer(dataset: str, group: str) -> tuple[Passage, object] | None:
+        items = [e for e in by_dataset[dataset][group] if e.answerable]
+        key = passage_key(by_dataset[dataset][group][0].context)
+        if not items or key in keys:
+            return None
+        example = rng.choice(items)
+        body = without_answer(example)
+        if len(body.split()) < 20:  # too little left to be an article about the subject
+            return None
+        keys.add(key)
+        first = by_dataset[dataset][group][0]
+        question = replace(example, id=f"{example.id}#missing", context=body, answers=(), answer_texts=())
+        return Passage(dataset, group, title_of(dataset, first.title, body), body), question
+
+    return take_in_turn(queues, wanted, without_its_answer)
+
+
+def take_in_turn(queues: dict[str, list], wanted: int, take: Callable[[str, str], object | None]) -> list:
+    """Up to `wanted` items, the sets in turn: from each, its next passage that `take` accepts (None: passed over)."""
+    out: list = []
     while len(out) < wanted and any(queues.values()):
         for dataset in OPEN_DATASETS:
             while queues[dataset] and len(out) < wanted:
-                group = queues[dataset].pop()
-                items = [e for e in by_dataset[dataset][group] if e.answerable]
-                key = passage_key(by_dataset[dataset][group][0].context)
-                if not items or key in keys:
-                    continue
-                example = rng.choice(items)
-                body = without_answer(example)
-                if len(body.split()) < 20:  # too little left to be an article about the subject
-                    continue
-                keys.add(key)
-                first = by_dataset[dataset][group][0]
-                question = replace(example, id=f"{example.id}#missing", context=body, answers=(), answer_texts=())
-                out.append((Passage(dataset, group, title_of(dataset, first.title, body), body), question))
-                break
+                item = take(dataset, queues[dataset].pop())
+                if item is not None:
+                    out.append(item)
+                    break
     return out
 
 

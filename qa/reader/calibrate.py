@@ -163,7 +163,7 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
         encoder = encoder or load_encoder(settings.model_name, backend=settings.encoder_backend)
         build_index(list(articles.values()), work / "index", settings=settings, encoder=encoder, rebuild=True)
         index = load_index(work / "index", settings=settings.with_(model_name=encoder.name))
-        assistant = Assistant(index, settings=settings, encoder=encoder, reader=reader or _span_reader(args), calibration=neutral_calibration())
+        assistant = Assistant(index, settings=settings, encoder=encoder, reader=reader or _span_reader(args, settings), calibration=neutral_calibration())
         print(f"collection: {len(articles)} passages, {len(questions)} questions ({sum(not q.answerable for q in questions)} "
               f"unanswerable, {len(beyond_collection) - len(withheld)} about passages outside it, {len(withheld)} with the answer left out), indexed in {time.time() - began:.0f} s", flush=True)
 
@@ -270,11 +270,11 @@ def _check_scores(confidence: np.ndarray, right: np.ndarray, answerable: np.ndar
     }
 
 
-def _span_reader(args: argparse.Namespace) -> Any:
-    """The reader as answering runs it (`Settings.reader_backend`), so calibration fits what users get."""
+def _span_reader(args: argparse.Namespace, settings: Settings) -> Any:
+    """The reader as answering runs it (`settings.reader_backend`), so calibration fits what users get."""
     from qa.reader.model import SpanReader
 
-    return SpanReader(Path(args.weights), threads=args.threads, backend=Settings.from_env().reader_backend)
+    return SpanReader(Path(args.weights), threads=args.threads, backend=settings.reader_backend)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -234,8 +234,10 @@ class SpanReader:
         with self._lock:
             if self._session is None:
                 folder = self.folder.resolve()
-                config = ReaderConfig(**read_header(folder)["config"])
-                self._session = (_onnx_session(folder, self.threads), PairTokenizer(base_model_path(config.base_model), config), config)
+                header = read_header(folder)
+                config = ReaderConfig(**header["config"])
+                self._session = (_onnx_session(folder, self.threads, header), PairTokenizer(base_model_path(config.base_model), config),
+                                 config)
         return self._session
 
 
@@ -273,13 +275,13 @@ class PairTokenizer:
                 "context_mask": np.array([[s == 1 for s in e.sequence_ids] for e in encodings], dtype=bool)}
 
 
-def _onnx_session(folder: Path, threads: int) -> Any:
+def _onnx_session(folder: Path, threads: int, header: dict[str, Any]) -> Any:
     """An onnxruntime session over the reader exported to ONNX and quantised to int8 (made once, cached by checksum)."""
     try:
         import onnxruntime
     except ImportError:
         raise ModelLoadError("the onnx-int8 reader backend needs onnxruntime and onnx: pip install 'qa-news[onnx]', or set QA_READER_BACKEND=torch") from None
-    path = export_reader_onnx(folder)
+    path = export_reader_onnx(folder, header=header)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -288,14 +290,17 @@ def _onnx_session(folder: Path, threads: int) -> Any:
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def export_reader_onnx(folder: Path, cache_dir: Path | None = None) -> Path:
-    """The reader (merged weights and head) as int8 ONNX in the user cache, keyed by the weights' checksum."""
+def export_reader_onnx(folder: Path, cache_dir: Path | None = None, *, header: dict[str, Any] | None = None) -> Path:
+    """The reader (merged weights and head) as int8 ONNX in the user cache, keyed by the weights' checksum.
+
+    `header`: the folder's `read_header`, when the caller has checked it already.
+    """
     import os
     import uuid
 
     from embeddings.encoder import onnx_cache_dir
 
-    header = read_header(folder)
+    header = header or read_header(folder)
     target_dir = (cache_dir or onnx_cache_dir()) / f"reader-{header['sha256'][:16]}"
     target = target_dir / "reader-int8.onnx"
     if target.is_file():
