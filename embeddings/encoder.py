@@ -69,7 +69,8 @@ def resolve_model(name: str) -> tuple[str, bool]:
     return name, False
 
 
-def load_encoder(name: str, *, backend: str = TORCH, cache_dir: str | Path | None = None) -> Encoder:
+def load_encoder(name: str, *, backend: str = TORCH, cache_dir: str | Path | None = None,
+                 threads: int | None = None) -> Encoder:
     """The encoder for a model name or path (loaded lazily).
 
     Args:
@@ -80,11 +81,13 @@ def load_encoder(name: str, *, backend: str = TORCH, cache_dir: str | Path | Non
             "onnx" (exported, not quantized). The ONNX backends need `pip install 'qa-news[onnx]'`
             and a local or bundled model.
         cache_dir: where exported ONNX models are kept (default: the user cache directory).
+        threads: intra-op threads of an ONNX backend (default: all cores); torch's are set process-wide
+            with `torch.set_num_threads`.
     """
     if backend == TORCH:
         return SentenceTransformerEncoder(name)
     if backend in (ONNX, ONNX_INT8):
-        return OnnxEncoder(name, quantize=backend == ONNX_INT8, cache_dir=cache_dir)
+        return OnnxEncoder(name, quantize=backend == ONNX_INT8, cache_dir=cache_dir, threads=threads)
     raise EncoderError(f"unknown encoder backend {backend!r}: use one of {', '.join(BACKENDS)}")
 
 

@@ -22,6 +22,7 @@ from qa.errors import ConfigError, StoreError
 
 LOCAL = "local"  # `--ray` without an address: start a local cluster on this machine
 LOCAL_START_ATTEMPTS = 3
+ACTOR_THREADS = 1  # each actor reserves one CPU (num_cpus=1) and computes on one thread
 
 
 class _EncoderActor:
@@ -45,8 +46,12 @@ class _EncoderActor:
 
 
 def encoder_factory(settings: Settings) -> Callable[[], Encoder]:
-    """What each actor calls once to load its encoder: the settings' model and backend."""
-    return functools.partial(load_encoder, settings.model_name, backend=settings.encoder_backend)
+    """What each actor calls once to load its encoder: the settings' model and backend, on one thread.
+
+    Each actor reserves one CPU (`num_cpus=1`); an ONNX session left at its default would start a thread
+    per core in every actor and oversubscribe the node.
+    """
+    return functools.partial(load_encoder, settings.model_name, backend=settings.encoder_backend, threads=ACTOR_THREADS)
 
 
 class RayEncoder:
@@ -99,7 +104,7 @@ class RayEncoder:
         items = [{"position": position, "text": text} for position, text in enumerate(texts)]
         dataset = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / batch)))
         embedded = dataset.map_batches(
-            _EncoderActor, fn_constructor_kwargs={"factory": self.factory, "batch_size": batch, "threads": 1},
+            _EncoderActor, fn_constructor_kwargs={"factory": self.factory, "batch_size": batch, "threads": ACTOR_THREADS},
             batch_size=batch, concurrency=self.settings.ray_workers, num_cpus=1, batch_format="numpy",
         )
         try:

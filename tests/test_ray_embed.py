@@ -104,3 +104,12 @@ def test_a_ray_run_that_loses_a_worker_keeps_what_it_wrote_and_a_rerun_finishes(
     plain = settings.with_(store=str(tmp_path / "plain.db"))
     index_sources([DEMO_CORPUS], tmp_path, settings=plain, encoder=FakeEncoder())
     assert rows(tmp_path / "ray.db", settings) == rows(tmp_path / "plain.db", settings)
+
+
+def test_each_actor_loads_an_onnx_encoder_on_its_one_cpu():
+    """An ONNX session defaults to a thread per core; two actors would then oversubscribe a 2-core node."""
+    from embeddings.encoder import OnnxEncoder
+    from qa.ray_embed import ACTOR_THREADS, encoder_factory
+
+    encoder = encoder_factory(Settings(encoder_backend="onnx-int8"))()  # lazy: nothing is loaded or exported here
+    assert isinstance(encoder, OnnxEncoder) and encoder.threads == ACTOR_THREADS == 1
