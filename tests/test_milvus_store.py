@@ -169,6 +169,37 @@ def test_incremental_indexing_keeps_its_contract_in_milvus(tmp_path):
     assert "Film Festival Draws Record Crowds" not in {c.title for c in answer.citations}
 
 
+def test_a_record_longer_than_one_row_is_read_back_whole_before_and_after_an_edit(tmp_path):
+    """Records are read by primary key: the head row, then the parts it names (not the stale parts of an older version)."""
+    from qa.store.milvus import RECORD_PIECE
+
+    sentence = "The harbour authority published the ferry timetable for the islands this week. "
+    long_text = "Harbour Timetable Published\n\n" + sentence * (2 * RECORD_PIECE // len(sentence) + 5)
+    settings = milvus_settings(tmp_path / "store.db", chunk_tokens=256)
+    folder = tmp_path / "articles"
+    write_collection(folder, {"long.txt": long_text, **ARTICLES})
+    index_sources([folder], tmp_path / "unused", settings=settings, encoder=FakeEncoder())
+    faiss_settings = Settings(model_name="fake-encoder", show_progress=False, chunk_tokens=256)
+    index_sources([folder], tmp_path / "faiss", settings=faiss_settings, encoder=FakeEncoder())
+    expected = load_index(tmp_path / "faiss", settings=faiss_settings)
+    (long_id,) = [i for i, a in expected.articles.items() if a.title == "Harbour Timetable Published"]
+    parts = MilvusStore.open(settings)._client.get(settings.milvus_collection + "_articles", ids=[f"{long_id}:0"],
+                                                   output_fields=["parts"])
+    assert parts[0]["parts"] >= 3  # the record really spans several rows
+
+    store = MilvusStore.open(settings)
+    assert {a.id: a for a in store.articles()}[long_id] == expected.articles[long_id]
+    assert store.sentences(long_id) == expected.sentences[long_id]
+
+    write_collection(folder, {"long.txt": long_text + "Tickets go on sale on Monday.\n", **ARTICLES})
+    index_sources([folder], tmp_path / "unused", settings=settings, encoder=FakeEncoder())
+    index_sources([folder], tmp_path / "faiss", settings=faiss_settings, encoder=FakeEncoder())
+    expected = load_index(tmp_path / "faiss", settings=faiss_settings)
+    store = MilvusStore.open(settings)
+    assert store.sentences(long_id) == expected.sentences[long_id]
+    assert store._fetch([long_id])[long_id][0].body.endswith("Tickets go on sale on Monday.")
+
+
 class FailingEncoder(FakeEncoder):
     """Fails, as a lost worker would, on the first batch holding a text that contains `fragment`."""
 
@@ -237,6 +268,24 @@ def test_cli_indexes_asks_and_describes_a_milvus_lite_store(tmp_path, fake_model
     assert main(["stats", "--store", "demo.db", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["articles"] == 22 and stats["model_name"] == "fake-encoder"
+
+
+def test_a_milvus_lite_file_written_by_one_process_is_read_by_the_next(tmp_path):
+    """`qa index --store demo.db` then `qa ask --store demo.db` are two processes; the second finds the collections released."""
+    import subprocess
+    import sys
+
+    write = (f"import sys; sys.path.insert(0, {str(REPO / 'tests')!r}); from conftest import FakeEncoder, DEMO_CORPUS; "
+             "from qa.assistant import index_sources; from qa.config import Settings; "
+             f"s = Settings(model_name='fake-encoder', show_progress=False, store={str(tmp_path / 'demo.db')!r}); "
+             f"index_sources([DEMO_CORPUS], {str(tmp_path / 'unused')!r}, settings=s, encoder=FakeEncoder())")
+    read = ("from qa.config import Settings; from qa.store.milvus import MilvusStore; "
+            f"s = Settings(model_name='fake-encoder', show_progress=False, store={str(tmp_path / 'demo.db')!r}); "
+            "store = MilvusStore.open(s); print(store.counts()[0], len(list(store.articles())))")
+    for script in (write, read):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=REPO)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["22", "22"]
 
 
 def test_cli_errors_for_a_missing_or_unknown_store_say_what_to_do(tmp_path, fake_models, capsys, monkeypatch):
