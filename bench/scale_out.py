@@ -12,6 +12,7 @@ second, actor start-up and model loads included (seconds to the first batch reco
 the first batch (the pool up, every model loaded).
 
 Usage: python -m bench.scale_out --out bench/results [--sizes 10000,100000] [--ray-chunks 2000] [--skip-ray]
+       [--questions 200] [--index-types FLAT,HNSW]
 """
 
 from __future__ import annotations
@@ -59,10 +60,10 @@ def synthetic(size: int, rng: np.random.Generator) -> tuple[list[Article], list[
     return articles, chunks, vectors, vocabulary
 
 
-def questions(chunks: list[Chunk], vectors: np.ndarray, rng: np.random.Generator) -> list[tuple[np.ndarray, str]]:
+def questions(chunks: list[Chunk], vectors: np.ndarray, rng: np.random.Generator, count: int = QUESTIONS) -> list[tuple[np.ndarray, str]]:
     """Perturbed copies of random chunks' vectors, with five of their words."""
     out = []
-    for row in rng.integers(0, len(chunks), QUESTIONS):
+    for row in rng.integers(0, len(chunks), count):
         vector = vectors[row] + 0.3 * rng.standard_normal(DIMENSION).astype(np.float32) / np.sqrt(DIMENSION) * 4
         words = chunks[row].text.rstrip(".").split()
         out.append((vector / np.linalg.norm(vector), " ".join(rng.choice(words, 5))))
@@ -111,15 +112,16 @@ def recall(found: list[list[int]], exact: list[list[int]]) -> float:
     return float(np.mean([len(set(f[:TOP_K]) & set(e[:TOP_K])) / TOP_K for f, e in zip(found, exact, strict=True)]))
 
 
-def bench_stores(size: int, work: Path, rng: np.random.Generator) -> dict:
+def bench_stores(size: int, work: Path, rng: np.random.Generator, *, question_count: int = QUESTIONS,
+                 index_types: tuple[str, ...] = ("FLAT", "HNSW")) -> dict:
     from qa.index import load_index
     from qa.store.local import LocalStore
     from qa.store.milvus import MilvusStore
 
     articles, chunks, vectors, _ = synthetic(size, rng)
-    asked = questions(chunks, vectors, rng)
+    asked = questions(chunks, vectors, rng, question_count)
     exact = [list(np.argsort(-(vectors @ v))[:TOP_K]) for v, _ in asked]
-    result: dict = {"chunks": size}
+    result: dict = {"chunks": size, "questions": len(asked)}
 
     settings = Settings(model_name="synthetic", show_progress=False, index_dir=work / f"faiss-{size}")
     started = time.perf_counter()
@@ -135,7 +137,7 @@ def bench_stores(size: int, work: Path, rng: np.random.Generator) -> dict:
     result["faiss"] = summary(timings)
     result["faiss"]["recall_at_10"] = recall([list(local.index.vectors.search(v, TOP_K)[1]) for v, _ in asked], exact)
 
-    for index_type in ("FLAT", "HNSW"):
+    for index_type in index_types:
         milvus_settings = settings.with_(store=str(work / f"milvus-{size}-{index_type}.db"), milvus_dense_index=index_type)
         written = write_milvus(milvus_settings, articles, chunks, vectors)
         store = MilvusStore.open(milvus_settings)
@@ -207,6 +209,8 @@ def main() -> None:
     parser.add_argument("--ray-chunks", type=int, default=2000)
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--skip-stores", action="store_true")
+    parser.add_argument("--questions", type=int, default=QUESTIONS, help="timed questions per store and size")
+    parser.add_argument("--index-types", default="FLAT,HNSW", help="Milvus dense index types to measure")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / "scale_out.json"
@@ -219,7 +223,9 @@ def main() -> None:
             rng = np.random.default_rng(0)
             for size in map(int, args.sizes.split(",")):
                 started = time.perf_counter()
-                measured = dict(bench_stores(size, work, rng), wall_s=round(time.perf_counter() - started, 1))
+                measured = dict(bench_stores(size, work, rng, question_count=args.questions,
+                                             index_types=tuple(args.index_types.split(","))),
+                                wall_s=round(time.perf_counter() - started, 1))
                 # sizes not measured in this run keep their earlier figures; each size is saved as it finishes
                 kept = [entry for entry in results.get("stores", []) if entry["chunks"] != size]
                 results["stores"] = sorted([*kept, measured], key=lambda entry: entry["chunks"])

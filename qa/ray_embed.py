@@ -105,7 +105,8 @@ class RayEncoder:
         dataset = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / batch)))
         embedded = dataset.map_batches(
             _EncoderActor, fn_constructor_kwargs={"factory": self.factory, "batch_size": batch, "threads": ACTOR_THREADS},
-            batch_size=batch, concurrency=self.settings.ray_workers, num_cpus=1, batch_format="numpy",
+            batch_size=batch, compute=ray.data.ActorPoolStrategy(size=self.settings.ray_workers), num_cpus=1,
+            batch_format="numpy",
         )
         try:
             for result in embedded.iter_batches(batch_size=None, batch_format="numpy"):
