@@ -420,6 +420,9 @@ def _public_qa(data: dict | None) -> list[str]:
         previous = data["previous_version"]
         lines += [f"Previous version: commit {previous.get('commit')} ({previous.get('path')}).", ""]
     lines += [f"- {note}" for note in data.get("notes", [])] + [""]
+    lines += ["Readers trained and measured this way but not shipped (run 3: withheld answers and hard negatives; run 4: "
+              "continued training with three times the real unanswerable questions) are compared with the shipped one in "
+              "[docs/reader.md](reader.md); their full results are in `bench/results/experiments/`.", ""]
     return lines
 
 
