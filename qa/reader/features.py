@@ -91,6 +91,7 @@ def candidates_from_hits(
     for hit in hits:
         title_terms, all_terms = terms_of(hit.article)
         article_coverage = sum(w for t, w in weights.items() if terms_match(t, all_terms)) / total
+        in_title = {t for t in terms if terms_match(t, title_terms)}
         names_found = sum(terms_match(n, all_terms) for n in names) / len(names) if names else 1.0
         spans = sentences_of(hit.article.id)
         for position, span in enumerate(spans):
@@ -100,12 +101,14 @@ def candidates_from_hits(
             text = hit.article.body[span.start : span.end]
             sequence = content_terms(text)
             sentence_terms = set(sequence)
-            context = set(title_terms)
+            matched = {t for t in terms if terms_match(t, sentence_terms)}
+            in_context_terms = in_title - matched
             if position > 0 and ANAPHORIC_OPENINGS.match(text):
                 before = spans[position - 1]
-                context |= set(content_terms(hit.article.body[before.start : before.end]))
-            covered = sum(w for t, w in weights.items() if terms_match(t, sentence_terms))
-            in_context = sum(w for t, w in weights.items() if not terms_match(t, sentence_terms) and terms_match(t, context))
+                context = title_terms | set(content_terms(hit.article.body[before.start : before.end]))
+                in_context_terms = {t for t in terms if t not in matched and terms_match(t, context)}
+            covered = sum(w for t, w in weights.items() if t in matched)  # summed in the same order as before: same floats
+            in_context = sum(w for t, w in weights.items() if t in in_context_terms)
             features = {
                 "coverage": covered / total,
                 "context_coverage": in_context / total,
