@@ -28,11 +28,11 @@ ACTOR_THREADS = 1  # each actor reserves one CPU (num_cpus=1) and computes on on
 class _EncoderActor:
     """A Ray Data callable class: loads its encoder once, then embeds the batches it is given."""
 
-    def __init__(self, factory: Callable[[], Encoder], batch_size: int, threads: int) -> None:
+    def __init__(self, factory: Callable[[], Encoder], batch_size: int) -> None:
         try:
             import torch
 
-            torch.set_num_threads(threads)  # the actor's share of the node's cores, not all of them
+            torch.set_num_threads(ACTOR_THREADS)  # the actor's share of the node's cores, not all of them
         except ImportError:
             pass
         self.encoder = factory()
@@ -104,7 +104,7 @@ class RayEncoder:
         items = [{"position": position, "text": text} for position, text in enumerate(texts)]
         dataset = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / batch)))
         embedded = dataset.map_batches(
-            _EncoderActor, fn_constructor_kwargs={"factory": self.factory, "batch_size": batch, "threads": ACTOR_THREADS},
+            _EncoderActor, fn_constructor_kwargs={"factory": self.factory, "batch_size": batch},
             batch_size=batch, compute=ray.data.ActorPoolStrategy(size=self.settings.ray_workers), num_cpus=1,
             batch_format="numpy",
         )

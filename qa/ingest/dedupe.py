@@ -21,7 +21,7 @@ MIN_KEY_CHARS = 50  # a shorter body ("Read more") is a copy only under the same
 SHINGLE_WORDS = 3
 # A truncated snippet with a few words changed keeps well over 60% of its shingles (each
 # edit costs at most 3); different stories on the shared corpus stay under 10%, and a
-# shared opening such as "ASTANA (Reuters) -" yields only a couple of shingles.
+# shared dateline opening ("CITY (Agency) -") yields only a couple of shingles.
 MIN_CONTAINMENT = 0.6
 # Under different titles the bodies must agree more: two short stories written from one template
 # ("... opened the new bridge / tram line on Tuesday ...") are different news, and merging them

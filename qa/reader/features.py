@@ -107,7 +107,7 @@ def candidates_from_hits(
                 before = spans[position - 1]
                 context = title_terms | set(content_terms(hit.article.body[before.start : before.end]))
                 in_context_terms = {t for t in terms if t not in matched and terms_match(t, context)}
-            covered = sum(w for t, w in weights.items() if t in matched)  # summed in the same order as before: same floats
+            covered = sum(w for t, w in weights.items() if t in matched)  # in the weights' order: a set's order varies by run
             in_context = sum(w for t, w in weights.items() if t in in_context_terms)
             features = {
                 "coverage": covered / total,
