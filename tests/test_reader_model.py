@@ -12,6 +12,7 @@ import importlib.util
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -286,6 +287,46 @@ def test_training_on_a_tiny_sample_writes_weights_that_load_and_read(tmp_path, c
     sentences = _festival_sentences()
     _assert_sound(SpanReader(tmp_path).read("Who directed the opening film?", sentences), sentences)
 
+
+
+def _example(id_: str, group: str, question: str, context: str, answer: str = "") -> Any:
+    from qa.reader.data import QAExample
+
+    start = context.find(answer) if answer else -1
+    spans = (Span(start, start + len(answer)),) if answer else ()
+    return QAExample(id_, "squad", group, question, context, spans, (answer,) if answer else ())
+
+
+def test_other_passage_distractors_are_near_the_question_from_other_passages_and_never_hold_the_answer():
+    pytest.importorskip("sklearn")
+    from qa.reader.train import other_passage_sentences
+
+    examples = [
+        _example("q1", "p1", "Which river flows through the capital?", "The river Ural flows through the capital. It freezes in winter.", "Ural"),
+        _example("q2", "p2", "Who built the bridge?", "The capital's river is wide. Engineers from Ural built the bridge. Tea is popular."),
+        _example("q3", "p3", "What do people drink?", "The river flows south. People drink tea. The bridge opened in 1990."),
+    ]
+    nearest = other_passage_sentences(examples, 2)
+    assert set(nearest) == {"q1", "q2", "q3"}
+    assert nearest["q1"] and all(len(v) <= 2 for v in nearest.values())
+    assert "The river Ural flows through the capital." not in nearest["q1"]  # its own passage
+    assert all("Ural" not in sentence for sentence in nearest["q1"])  # holds q1's answer
+    assert nearest["q1"][0] in ("The capital's river is wide.", "The river flows south.")
+    assert len(set(nearest["q1"])) == len(nearest["q1"])
+
+
+def test_distractors_move_the_target_with_the_shuffle():
+    import random
+
+    from qa.reader.train import Group, with_distractors
+
+    group = Group("Who?", ("Ann wrote it.", "It rained."), (0, Span(0, 3)), "squad")
+    mixed = with_distractors(group, ["Bob read it.", "Cats sleep."], random.Random(3))
+    assert sorted(mixed.sentences) == sorted([*group.sentences, "Bob read it.", "Cats sleep."])
+    assert mixed.target is not None and mixed.sentences[mixed.target[0]] == "Ann wrote it." and mixed.target[1] == Span(0, 3)
+    unanswerable = with_distractors(Group("Who?", ("It rained.",), None, "squad"), ["Bob read it."], random.Random(3))
+    assert unanswerable.target is None and len(unanswerable.sentences) == 2
+    assert with_distractors(group, [], random.Random(3)) is group
 
 
 @pytest.mark.model

@@ -92,6 +92,57 @@ def make_group(example: QAExample, negatives: int, rng: random.Random, *, hard_n
 _WORD = re.compile(r"\w{3,}")
 
 
+def other_passage_sentences(examples: list[QAExample], count: int, *, batch: int = 512) -> dict[str, list[str]]:
+    """For each example, the `count` sentences of *other* passages nearest its question by TF-IDF cosine.
+
+    They stand in for what retrieval puts beside the answer at answer time: sentences of other
+    articles about the same subject. Sentences holding one of the example's answers are skipped.
+    Needs scikit-learn (`pip install 'qa-news[train]'`).
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if count <= 0 or not examples:
+        return {}
+    passages: dict[tuple[str, str], str] = {}
+    for example in examples:
+        passages.setdefault((example.dataset, example.group), example.context)
+    texts: list[str] = []
+    owners: list[tuple[str, str]] = []
+    for key, context in passages.items():
+        for span in split_sentences(context):
+            texts.append(context[span.start : span.end])
+            owners.append(key)
+    vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english", min_df=2)
+    pool = vectorizer.fit_transform(texts)
+    nearest: dict[str, list[str]] = {}
+    for first in range(0, len(examples), batch):
+        part = examples[first : first + batch]
+        scores = (vectorizer.transform([e.question for e in part]) @ pool.T).toarray()
+        for example, row in zip(part, scores, strict=True):
+            picked: list[str] = []
+            for index in np.argsort(-row, kind="stable")[: 8 * count + 8]:
+                if row[index] <= 0 or len(picked) == count:
+                    break
+                if (owners[index] != (example.dataset, example.group) and texts[index] not in picked
+                        and not example.mentions_answer(texts[index])):
+                    picked.append(texts[index])
+            nearest[example.id] = picked
+    return nearest
+
+
+def with_distractors(group: Group, distractors: list[str], rng: random.Random) -> Group:
+    """The group with sentences of other passages mixed in, its target moved with the shuffle."""
+    if not distractors:
+        return group
+    sentences = [*group.sentences, *distractors]
+    order = list(range(len(sentences)))
+    rng.shuffle(order)
+    target = None
+    if group.target is not None:
+        target = (order.index(group.target[0]), group.target[1])
+    return Group(group.question, tuple(sentences[i] for i in order), target, group.dataset)
+
+
 def token_targets(batch: Any, row: int, answer: Span) -> tuple[int, int] | None:
     """Token positions of the answer's first and last token in one encoded pair."""
     offsets = batch["offset_mapping"][row].tolist()
@@ -162,10 +213,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         wanted = int(args.unanswerable_share * len(chosen)) - sum(not e.answerable for e in chosen)
         chosen += extra[: max(0, wanted)]
     rng.shuffle(chosen)
-    groups = [g for e in chosen
-              if (g := make_group(e, args.negatives, rng, hard_negatives=args.hard_negatives,
-                                  withhold_answer=args.withheld_share > 0 and e.answerable and rng.random() < args.withheld_share))
-              is not None]
+    made = [(e, g) for e in chosen
+            if (g := make_group(e, args.negatives, rng, hard_negatives=args.hard_negatives,
+                                withhold_answer=args.withheld_share > 0 and e.answerable and rng.random() < args.withheld_share))
+            is not None]
+    if args.other_passages > 0:
+        # Sentences of other passages near the question: answer time reads sentences of several articles together.
+        nearest = other_passage_sentences([e for e, _ in made], args.other_passages)
+        made = [(e, with_distractors(g, nearest[e.id], rng)) for e, g in made]
+    groups = [g for _, g in made]
     unanswerable_groups = sum(g.target is None for g in groups)
     print(f"{len(examples)} examples, {len(training)} for training, {len(held_out)} held out; {len(groups)} training groups ({unanswerable_groups} unanswerable)", flush=True)
 
@@ -227,6 +283,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     arrays = lora_arrays(model, names, head)
     training_record = {"seed": args.seed, "questions": args.questions, "unanswerable_share": args.unanswerable_share,
                        "init_from": read_header(Path(args.init_from))["sha256"] if args.init_from else None, "negatives": args.negatives, "withheld_share": args.withheld_share, "hard_negatives": args.hard_negatives,
+                       "other_passages": args.other_passages,
                        "unanswerable_groups": unanswerable_groups, "epochs": args.epochs,
                        "lr": args.lr, "groups": len(groups), "seconds": round(trained_seconds, 1),
                        "datasets": sorted(by_dataset), "held_out_percent": HELD_OUT_PERCENT}
@@ -333,6 +390,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--withheld-share", type=float, default=0.0,
                         help="share of answerable questions trained as unanswerable with their answer sentence left out "
                              "(tried at 0.2 with --hard-negatives: worse abstention on held-out data, docs/reader.md)")
+    parser.add_argument("--other-passages", type=int, default=0,
+                        help="sentences of other passages nearest the question (TF-IDF) added to each group, as retrieval adds them")
     parser.add_argument("--hard-negatives", action="store_true", help="half the other sentences share most words with the question")
     parser.add_argument("--unanswerable-share", type=float, default=0.0,
                         help="add real unanswerable questions (Disfl-QA's) until they are this share of the groups")
