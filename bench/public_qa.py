@@ -553,6 +553,10 @@ def open_row(example, record: dict, accepted: set[str], *, sentence_answer: bool
         row.update({"article@1": right_article(record, accepted), "contained": contains_answer(text, golds),
                     "span_em": exact_match(record["span"] if found else None, golds),
                     "span_f1": token_f1(record["span"] if found else None, golds)})
+        if row["contained"] and record["span"] is not None:
+            row["span_contained"] = contains_answer(record["span"], golds)
+        elif row["contained"]:
+            row["span_contained"] = False
         if sentence_answer:
             row["sentence_f1"] = token_f1(text, golds)
     return row
@@ -572,6 +576,9 @@ def summarize(rows: list[dict]) -> dict:
         values = [float(r[key]) for r in answerable if key in r]
         if values:
             out[key] = round(sum(values) / len(values), 4)
+    held = [float(r["span_contained"]) for r in answerable if "span_contained" in r]
+    if held:  # issue 10: the highlighted span should hold the answer whenever the sentence does
+        out["span_holds_when_sentence_does"] = round(sum(held) / len(held), 4)
     if answerable:
         out["not_found_when_answerable"] = round(sum(not r["found"] for r in answerable) / len(answerable), 4)
     if unanswerable:
@@ -857,7 +864,8 @@ def main(argv: list[str] | None = None) -> int:
     extra.add_argument("--reader-weights", type=Path, action="append", default=[],
                        help="another reader weights folder (reader.npz, reader.json, calibration.json) asked beside the shipped one")
     extra.add_argument("--variant", action="append", default=[], metavar="SETTING=VALUE[,SETTING=VALUE]",
-                       help="the same collection asked with other Settings too, e.g. reader_backend=onnx-int8,reader_threads=1")
+                       help="the same collection asked with other Settings too, e.g. reader_backend=onnx-int8,reader_threads=1 "
+                            "(reader_weights=DIR: with those weights and their calibration)")
     extra.add_argument("--skip-peers", action="store_true", help="only this project's systems (no txtai, previous version, multi-turn)")
     known, rest = extra.parse_known_args(argv)
     args = section_arguments(__doc__.splitlines()[0] + " (--previous PATH: compare with an older checkout)", rest)
@@ -940,7 +948,8 @@ def main(argv: list[str] | None = None) -> int:
             calls[f"span reader ({folder.name}), gold passage"] = lambda e, r=other_reader: read_gold(r, e)
     for described in known.variant:
         changes = dict(item.split("=", 1) for item in described.split(",") if "=" in item)
-        variant = ours.variant(described, settings=changes)
+        folder = changes.pop("reader_weights", None)  # other weights read with other settings, e.g. their own reader_sentences
+        variant = ours.variant(described, settings=changes, reader_folder=Path(folder) if folder else None)
         calls[variant.name] = lambda e, v=variant: open_row(e, v.ask(e.question), accepted_of[_url(e)])
     if txtai is not None:
         calls[txtai.name] = lambda e: open_row(e, txtai.ask(e.question), accepted_of[_url(e)], sentence_answer=True)

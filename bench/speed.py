@@ -39,6 +39,10 @@ CONFIGURATIONS = {  # each names its encoder backend too: the question's vector 
                                                             "reader_sentences": 6, "reader_threads": 1},
     "onnx-int8 encoder and reader, 6 sentences, 2 threads": {"encoder_backend": "onnx-int8", "reader_backend": "onnx-int8",
                                                              "reader_sentences": 6, "reader_threads": 2},
+    "onnx-int8 encoder and reader, 5 sentences, 2 threads": {"encoder_backend": "onnx-int8", "reader_backend": "onnx-int8",
+                                                             "reader_sentences": 5, "reader_threads": 2},
+    "onnx-int8 encoder and reader, 4 sentences, 2 threads": {"encoder_backend": "onnx-int8", "reader_backend": "onnx-int8",
+                                                             "reader_sentences": 4, "reader_threads": 2},
 }
 
 
