@@ -44,9 +44,9 @@ class Settings:
     hits_read: int = 8  # retrieved chunks whose sentences are candidate answers
     context_turns: int = 6  # earlier turns a follow-up reads: 3 -> 0.724, 6 -> 0.783, 8 -> 0.789 right story first on CoQA training stories (bench/followup_context.py)
     context_answers: bool = False  # earlier answers in a follow-up's retrieval text: 0.72 right story vs 0.81 questions only (bench/followup_context.py)
-    # Candidate sentences the span reader reads per question: 5 answers as 6 did on held-out public QA, 16% faster (docs/reader.md).
+    # Candidate sentences the span reader reads per question (5 was tried: 16% faster, fewer off-collection questions caught, docs/reader.md).
     # calibration.json is fit for this number: after changing it, rerun `python -m qa.reader.calibrate`.
-    reader_sentences: int = 5
+    reader_sentences: int = 6
     reader_threads: int = 2  # threads for one question's reading: 2 beat 1 at p50 here, quiet or loaded (docs/benchmarks.md, section 7)
     reader_backend: str = ONNX_INT8  # the reader exported once to int8 ONNX, needs no torch once cached; "torch": full precision
     min_confidence: float | None = None  # None: the threshold calibrated with the reader (qa/reader/weights/calibration.json)
