@@ -553,10 +553,8 @@ def open_row(example, record: dict, accepted: set[str], *, sentence_answer: bool
         row.update({"article@1": right_article(record, accepted), "contained": contains_answer(text, golds),
                     "span_em": exact_match(record["span"] if found else None, golds),
                     "span_f1": token_f1(record["span"] if found else None, golds)})
-        if row["contained"] and record["span"] is not None:
+        if row["contained"]:  # no span (None) counts as not holding it
             row["span_contained"] = contains_answer(record["span"], golds)
-        elif row["contained"]:
-            row["span_contained"] = False
         if sentence_answer:
             row["sentence_f1"] = token_f1(text, golds)
     return row

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import DOCS_FILE, EXTRA_SETS, RESULTS_DIR
@@ -192,23 +193,22 @@ def _reader_targets(results: dict) -> list[str]:
         return []
     overall, kinds = ours["overall"], ours.get("by_unanswerable_kind") or {}
 
-    def row(goal: str, value: float | None, met: bool | None) -> list[str]:
-        return [goal, _fmt(value), "–" if met is None else ("**met**" if met else "**missed**")]
+    def row(goal: str, value: float | None, passes: Callable[[float], bool]) -> list[str]:
+        """A target's line; "–" when it was not measured (a measured 0.0 is still judged)."""
+        return [goal, _fmt(value), "–" if value is None else ("**met**" if passes(value) else "**missed**")]
 
-    rows = [row("answer contained >= 0.80", overall.get("contained"), (overall.get("contained") or 0) >= 0.80),
-            row("span F1 >= 0.60", overall.get("span_f1"), (overall.get("span_f1") or 0) >= 0.60),
-            row("answerable answered \"not found\" <= 0.05", overall.get("not_found_when_answerable"),
-                (overall.get("not_found_when_answerable") or 1) <= 0.05)]
+    rows = [row("answer contained >= 0.80", overall.get("contained"), lambda v: v >= 0.80),
+            row("span F1 >= 0.60", overall.get("span_f1"), lambda v: v >= 0.60),
+            row("answerable answered \"not found\" <= 0.05", overall.get("not_found_when_answerable"), lambda v: v <= 0.05)]
     for kind, figures in kinds.items():
-        caught = figures.get("unanswerable_caught")
-        rows.append(row(f"{kind} unanswerable caught >= 0.8", caught, caught is not None and caught >= 0.8))
-    held = overall.get("span_holds_when_sentence_does")
-    rows.append(row("highlighted span holds the answer when the sentence does >= 0.9", held, None if held is None else held >= 0.9))
+        rows.append(row(f"{kind} unanswerable caught >= 0.8", figures.get("unanswerable_caught"), lambda v: v >= 0.8))
+    rows.append(row("highlighted span holds the answer when the sentence does >= 0.9",
+                    overall.get("span_holds_when_sentence_does"), lambda v: v >= 0.9))
     turns = ((public.get("multi_turn") or {}).get("systems")) or {}
     ours_turns = turns.get("qa-news, history as questions (strings)", {}).get("follow_ups", {}).get("right_story")
     txtai_turns = turns.get("txtai, earlier questions in the query", {}).get("follow_ups", {}).get("right_story")
     if ours_turns is not None and txtai_turns is not None:
-        rows.append(row(f"follow-ups: right story first above txtai's {txtai_turns:.3f}", ours_turns, ours_turns > txtai_turns))
+        rows.append(row(f"follow-ups: right story first above txtai's {txtai_turns:.3f}", ours_turns, lambda v: v > txtai_turns))
     speed = ((results.get("speed") or {}).get("collections") or {}).get("bbc")
     if speed:
         from qa.config import Settings
