@@ -66,15 +66,17 @@ class Sizes:
     answerable: int
     unanswerable: int
     missing_fact: int
+    off_collection: int
     stories: int
     conversations: int
     turns: int
 
 
-SIZES = {FULL: Sizes(passages=600, answerable=500, unanswerable=100, missing_fact=100, stories=100, conversations=40, turns=8),
-         SMOKE: Sizes(passages=30, answerable=14, unanswerable=4, missing_fact=4, stories=6, conversations=3, turns=3)}
+SIZES = {FULL: Sizes(passages=600, answerable=500, unanswerable=100, missing_fact=100, off_collection=100, stories=100, conversations=40, turns=8),
+         SMOKE: Sizes(passages=30, answerable=14, unanswerable=4, missing_fact=4, off_collection=4, stories=6, conversations=3, turns=3)}
 MISSING_FACT = "missing fact"
 REWORDED = "Disfl-QA"
+OFF_COLLECTION = "off collection"
 
 
 # --- question types ---------------------------------------------------------------------------------------------
@@ -205,7 +207,9 @@ def choose_open_collection(examples: list, sizes: Sizes, rng: random.Random) -> 
     rng.shuffle(unanswerable)
     missing = missing_fact_questions(by_dataset, queues, keys, sizes.missing_fact, rng)
     passages.extend(passage for passage, _ in missing)
-    return passages, answerable, unanswerable[: sizes.unanswerable] + [example for _, example in missing]
+    # Drawn last and with their own generator, so adding them left every earlier choice as it was.
+    off = off_collection_questions(by_dataset, queues, keys, sizes.off_collection, random.Random(SEED + 1))
+    return passages, answerable, unanswerable[: sizes.unanswerable] + [example for _, example in missing] + off
 
 
 def missing_fact_questions(by_dataset: dict[str, dict[str, list]], queues: dict[str, list], keys: set[str], wanted: int,
@@ -233,6 +237,24 @@ def missing_fact_questions(by_dataset: dict[str, dict[str, list]], queues: dict[
     return take_in_turn(queues, wanted, without_its_answer)
 
 
+def off_collection_questions(by_dataset: dict[str, dict[str, list]], queues: dict[str, list], keys: set[str], wanted: int,
+                             rng: random.Random) -> list:
+    """Questions about subjects the collection does not cover: a question of a held-out passage that is *not*
+    indexed (what a user asks that the archive has nothing on). Gold-passage systems skip them."""
+    from dataclasses import replace
+
+    def about_a_passage_left_out(dataset: str, group: str) -> object | None:
+        items = [e for e in by_dataset[dataset][group] if e.answerable]
+        key = passage_key(by_dataset[dataset][group][0].context)
+        if not items or key in keys:
+            return None
+        keys.add(key)  # never indexed, and never drawn twice
+        example = rng.choice(items)
+        return replace(example, id=f"{example.id}#off", answers=(), answer_texts=())
+
+    return take_in_turn(queues, wanted, about_a_passage_left_out)
+
+
 def take_in_turn(queues: dict[str, list], wanted: int, take: Callable[[str, str], object | None]) -> list:
     """Up to `wanted` items, the sets in turn: from each, its next passage that `take` accepts (None: passed over)."""
     out: list = []
@@ -250,6 +272,8 @@ def unanswerable_kind(example) -> str | None:
     """None for answerable questions; else which kind of unanswerable question it is."""
     if example.answerable:
         return None
+    if example.id.endswith("#off"):
+        return OFF_COLLECTION
     return MISSING_FACT if example.id.endswith("#missing") else REWORDED
 
 
@@ -322,7 +346,9 @@ class Ours:
             from qa.reader.calibration import load_calibration
             from qa.reader.model import SpanReader, read_header
 
-            reader = SpanReader(reader_folder, threads=changed.reader_threads, backend=changed.reader_backend)
+            reader = SpanReader(reader_folder, threads=changed.reader_threads, backend=changed.reader_backend,
+                                span_candidates=changed.span_candidates,
+                                span_sharpening=changed.span_sharpening)
             calibration = load_calibration(reader_folder, reader_sha256=read_header(reader_folder)["sha256"])
         variant = object.__new__(Ours)
         variant.name = f"{self.name} ({label})"
@@ -602,13 +628,16 @@ def by_kind(rows: list[dict], summary: Callable[[list[dict]], dict]) -> dict:
 
 
 def interleave(items: Sequence, calls: dict[str, Callable], rng: random.Random, *, label: str) -> dict[str, list]:
-    """Each item goes to every system, in a new random order per item; returns each system's results in item order."""
+    """Each item goes to every system, in a new random order per item; returns each system's results in item order
+    (a system that returns None for an item, as the gold-passage ones for off-collection questions, has no row for it)."""
     results: dict[str, list] = {name: [] for name in calls}
     names = list(calls)
     started = time.perf_counter()
     for number, item in enumerate(items, start=1):
         for name in rng.sample(names, len(names)):
-            results[name].append(calls[name](item))
+            row = calls[name](item)
+            if row is not None:
+                results[name].append(row)
         if number % 50 == 0 or number == len(items):
             say(f"public_qa: {label} {number}/{len(items)} ({time.perf_counter() - started:.0f} s)")
     return results
@@ -616,11 +645,13 @@ def interleave(items: Sequence, calls: dict[str, Callable], rng: random.Random, 
 
 # --- gold passage -----------------------------------------------------------------------------------------------
 
-def read_gold(reader, example) -> dict:
-    """The reader on the gold passage's sentences: best sentence by answer probability, its span."""
+def read_gold(reader, example) -> dict | None:
+    """The reader on the gold passage's sentences: best sentence by answer probability, its span (None: no gold passage)."""
     from qa.metrics import exact_match, token_f1
     from qa.text import split_sentences
 
+    if unanswerable_kind(example) == OFF_COLLECTION:
+        return None
     spans = split_sentences(example.context)
     texts = [example.context[s.start : s.end] for s in spans]
     started = time.perf_counter()
@@ -641,11 +672,13 @@ def read_gold(reader, example) -> dict:
     return row
 
 
-def nearest_gold(nearest: Nearest, example) -> dict:
-    """Reference: the MiniLM-cosine nearest sentence of the gold passage (no span)."""
+def nearest_gold(nearest: Nearest, example) -> dict | None:
+    """Reference: the MiniLM-cosine nearest sentence of the gold passage (no span; None: no gold passage)."""
     from qa.metrics import token_f1
     from qa.text import split_sentences
 
+    if unanswerable_kind(example) == OFF_COLLECTION:
+        return None
     spans = split_sentences(example.context)
     started = time.perf_counter()
     sentence, best, cosine = nearest.pick(example.question, example.context)
@@ -937,10 +970,10 @@ def main(argv: list[str] | None = None) -> int:
         except QAError as error:
             not_run["multi-turn"] = f"{type(error).__name__}: {error}"
 
-    calls: dict[str, Callable] = {ours.name: lambda e: open_row(e, ours.ask(e.question), accepted_of[_url(e)])}
+    calls: dict[str, Callable] = {ours.name: lambda e: open_row(e, ours.ask(e.question), accepted_of.get(_url(e), set()))}
     for folder in known.reader_weights:
         variant = ours.variant(f"reader {folder.name}", reader_folder=folder)
-        calls[variant.name] = lambda e, v=variant: open_row(e, v.ask(e.question), accepted_of[_url(e)])
+        calls[variant.name] = lambda e, v=variant: open_row(e, v.ask(e.question), accepted_of.get(_url(e), set()))
         if reader is not None:
             other_reader = variant.assistant.reader
             calls[f"span reader ({folder.name}), gold passage"] = lambda e, r=other_reader: read_gold(r, e)
@@ -948,12 +981,12 @@ def main(argv: list[str] | None = None) -> int:
         changes = dict(item.split("=", 1) for item in described.split(",") if "=" in item)
         folder = changes.pop("reader_weights", None)  # other weights read with other settings, e.g. their own reader_sentences
         variant = ours.variant(described, settings=changes, reader_folder=Path(folder) if folder else None)
-        calls[variant.name] = lambda e, v=variant: open_row(e, v.ask(e.question), accepted_of[_url(e)])
+        calls[variant.name] = lambda e, v=variant: open_row(e, v.ask(e.question), accepted_of.get(_url(e), set()))
     if txtai is not None:
-        calls[txtai.name] = lambda e: open_row(e, txtai.ask(e.question), accepted_of[_url(e)], sentence_answer=True)
+        calls[txtai.name] = lambda e: open_row(e, txtai.ask(e.question), accepted_of.get(_url(e), set()), sentence_answer=True)
     if previous is not None:
         previous_accepted = url_aliases(passages, previous_indexed)
-        calls[previous.name] = lambda e: open_row(e, previous.ask("open", e.question), previous_accepted[_url(e)])
+        calls[previous.name] = lambda e: open_row(e, previous.ask("open", e.question), previous_accepted.get(_url(e), set()))
     if reader is not None:
         calls["span reader, gold passage"] = lambda e: read_gold(reader, e)
     if nearest is not None:
@@ -1023,10 +1056,12 @@ NOTES = [
      "training passage of another set (mostly Disfl-QA copies of SQuAD dev paragraphs) are dropped."),
     (f"Articles: one per passage, title = the `title` field for SQuAD and new_wiki, else the first {TITLE_WORDS} words; "
      f"url {URL_PREFIX}/SET/GROUP (a web address, which the ingest keeps). Right article = the first citation's url."),
-    ("Unanswerable questions, two kinds, each also reported on its own against all answerable ones: Disfl-QA's (SQuAD "
-     "2.0's, a fact of the question changed) about passages in the collection; and 'missing fact': a held-out passage "
+    ("Unanswerable questions, three kinds, each also reported on its own against all answerable ones: Disfl-QA's (SQuAD "
+     "2.0's, a fact of the question changed) about passages in the collection; 'missing fact': a held-out passage "
      "indexed without the sentences holding its question's answer, that question asked (the article is on topic, "
-     "the fact is not in it)."),
+     "the fact is not in it); and 'off collection': a question of a held-out passage that is not indexed at all (the "
+     "archive does not cover the subject; added 28 Nov, so overall 'unanswerable caught' before then covers two kinds). "
+     "Gold-passage systems skip off-collection questions."),
     ("contained: a gold answer inside `answer.text` under SQuAD normalisation (0 when not found); span EM/F1: "
      "`answer.span` against the golds (0 when no span). AUROC: `answer.confidence`, answerable vs unanswerable."),
     ("txtai + nearest sentence: hybrid search over our chunks (title + chunk text), the top chunk's sentence "

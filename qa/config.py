@@ -47,6 +47,11 @@ class Settings:
     # Candidate sentences the span reader reads per question (5 was tried: 16% faster, fewer off-collection questions caught, docs/reader.md).
     # calibration.json is fit for this number: after changing it, rerun `python -m qa.reader.calibrate`.
     reader_sentences: int = 6
+    # The highlight: of the sentence's span_candidates likeliest spans, the one with the highest expected overlap with
+    # the others, weighted by probability ** span_sharpening (qa.reader.model.decode; 1 candidate: the likeliest span).
+    # Fit on calibration's training questions: 2 holds the answer 0.712 vs 0.687 at F1 0.670 vs 0.667 (docs/reader.md).
+    span_candidates: int = 50
+    span_sharpening: float = 2.0
     reader_threads: int = 2  # threads for one question's reading: 2 beat 1 at p50 here, quiet or loaded (docs/benchmarks.md, section 7)
     reader_backend: str = ONNX_INT8  # the reader exported once to int8 ONNX, needs no torch once cached; "torch": full precision
     min_confidence: float | None = None  # None: the threshold calibrated with the reader (qa/reader/weights/calibration.json)
@@ -66,7 +71,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "chunk_tokens", "top_k", "dense_candidates", "lexical_candidates",
-                    "rrf_k", "max_chunks_per_article", "hits_read", "context_turns", "reader_sentences", "reader_threads", "max_question_chars",
+                    "rrf_k", "max_chunks_per_article", "hits_read", "context_turns", "reader_sentences", "span_candidates", "reader_threads", "max_question_chars",
                     "milvus_write_batch", "ray_workers", "upload_max_files", "upload_max_bytes", "upload_max_articles", "upload_max_sessions")
         for name in positive:
             value = getattr(self, name)
@@ -74,6 +79,8 @@ class Settings:
                 raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
         if self.chunk_overlap_sentences < 0:
             raise ConfigError(f"chunk_overlap_sentences must be 0 or more, got {self.chunk_overlap_sentences!r}")
+        if not (isinstance(self.span_sharpening, (int, float)) and self.span_sharpening > 0):
+            raise ConfigError(f"span_sharpening must be a number above 0, got {self.span_sharpening!r}")
         if self.min_confidence is not None and not (isinstance(self.min_confidence, (int, float)) and 0.0 <= self.min_confidence <= 1.0):
             raise ConfigError(f"min_confidence must be between 0 and 1, got {self.min_confidence!r}")
         if self.reload_check_seconds is not None and not (

@@ -37,6 +37,7 @@ from qa.reader.model import (
     decode,
     read_header,
     save_reader,
+    whole_words,
 )
 from qa.text import split_sentences
 from qa.types import Span
@@ -406,3 +407,34 @@ def test_the_onnx_reader_reads_like_the_torch_reader_and_starts_without_torch(tm
     best_onnx = max(range(len(sentences)), key=lambda i: onnx_reading["best"][i])
     assert best_onnx == best_torch
     assert abs(onnx_reading["no_answer"] - torch_reading.no_answer) < 0.1
+
+
+def test_the_highlight_covers_where_the_probability_lies():
+    # Sentence 2's likeliest single span is tokens 2-3 (0.35 x 0.5), but the start and end mass
+    # spreads over tokens 2-4: the span with the highest expected overlap is all three.
+    start = [[1e-9, 1, 1e-9, 1e-9, 1e-9], [1e-9, 1, 0.35, 0.3, 0.35]]
+    end = [[1e-9, 1, 1e-9, 1e-9, 1e-9], [1e-9, 1, 0.25, 0.5, 0.25]]
+    likeliest = decode(_logits(start, end), CONTEXT, OFFSETS, ReaderConfig()).sentences[1]
+    weighed = decode(_logits(start, end), CONTEXT, OFFSETS, ReaderConfig(), span_candidates=50).sentences[1]
+    assert likeliest.answer == Span(0, 9)  # 0.35 x 0.5 beats 0.3 x 0.5
+    assert weighed.answer == Span(0, 15)
+    # Sharpened weights (probability cubed) trust the likeliest span more: it wins again.
+    assert decode(_logits(start, end), CONTEXT, OFFSETS, ReaderConfig(), span_candidates=50, span_sharpening=3).sentences[1].answer == Span(0, 9)
+    assert weighed.answer_probability == likeliest.answer_probability  # the likeliest span's share, whatever is highlighted
+    assert weighed.mass == likeliest.mass
+
+
+def test_one_dominant_span_is_highlighted_whatever_the_candidate_count():
+    start = [[1, 1, 1, 1, 1], [1, 1, 1, 50, 1]]
+    end = [[1, 1, 1, 1, 1], [1, 1, 1, 50, 1]]
+    for count in (1, 5, 1000):
+        assert decode(_logits(start, end), CONTEXT, OFFSETS, ReaderConfig(), span_candidates=count).sentences[1].answer == Span(4, 9)
+
+
+def test_spans_are_widened_to_whole_words():
+    reading = Reading((SentenceReading(Span(3, 7), 0.5, 0.5), SentenceReading(Span(0, 3), 0.1, 0.1),
+                       SentenceReading(None, 0.0, 0.0)), 0.2)
+    widened = whole_words(reading, ["Anna Kowalska, minister.", "Poland's army", "Nothing."])
+    assert [s.answer for s in widened.sentences] == [Span(0, 13), Span(0, 6), None]  # never past the comma or the apostrophe
+    assert widened.no_answer == 0.2
+    assert widened.sentences[0].answer_probability == 0.5
