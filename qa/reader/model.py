@@ -238,7 +238,7 @@ class SpanReader:
             finally:
                 torch.set_num_threads(previous)
         reading = decode(logits, batch["context_mask"].numpy(), batch["offset_mapping"].numpy(), config,
-                             span_candidates=self.span_candidates, span_sharpening=self.span_sharpening)
+                         span_candidates=self.span_candidates, span_sharpening=self.span_sharpening)
         return whole_words(reading, sentences)
 
     def _onnx_session(self) -> tuple[Any, PairTokenizer, ReaderConfig]:
@@ -438,7 +438,10 @@ def decode(logits: np.ndarray, context_mask: np.ndarray, offsets: np.ndarray, co
         # every (i <= j < i + max_answer_tokens), scored start[i] * end[j]
         pair = np.triu(np.outer(s, e)) - np.triu(np.outer(s, e), k=config.max_answer_tokens)
         firsts, lasts = _likeliest_spans(pair, span_candidates)
-        chosen = _expected_overlap_choice(firsts, lasts, pair[firsts, lasts] ** span_sharpening) if firsts.size > 1 else 0
+        chosen = 0
+        if firsts.size > 1:  # more than one span with any probability
+            weights = (pair[firsts, lasts] / pair[firsts[0], lasts[0]]) ** span_sharpening  # relative to the best: no underflow
+            chosen = _expected_overlap_choice(firsts, lasts, weights)
         first, last = positions[firsts[chosen]], positions[lasts[chosen]]
         span = Span(int(offsets[row, first, 0]), int(offsets[row, last, 1]))
         readings.append(SentenceReading(span if span.end > span.start else None, float(pair[firsts[0], lasts[0]]), float(s.sum())))
