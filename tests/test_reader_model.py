@@ -277,13 +277,15 @@ def test_training_on_a_tiny_sample_writes_weights_that_load_and_read(tmp_path, c
         pytest.skip(f"{data} not present")
     from qa.reader.train import main
 
-    main(["--data", str(data), "--questions", "14", "--eval-questions", "7", "--out", str(tmp_path), "--threads", "1"])
+    main(["--data", str(data), "--questions", "14", "--eval-questions", "7", "--out", str(tmp_path), "--threads", "1",
+          "--leave-calibration-passages"])
     out = capsys.readouterr().out
     assert "training groups" in out and "trained in" in out
     header = read_header(tmp_path)
     assert header["format_version"] == FORMAT_VERSION
     assert len(header["sha256"]) == 64
     assert header["training"]["questions"] == 14
+    assert header["training"]["leave_calibration_passages"] and header["training"]["left_out_for_calibration"] > 0
     assert isinstance(header["training"]["held_out"], dict) and header["training"]["held_out"]
     sentences = _festival_sentences()
     _assert_sound(SpanReader(tmp_path).read("Who directed the opening film?", sentences), sentences)

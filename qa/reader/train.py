@@ -194,6 +194,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     config = ReaderConfig(trained_layers=args.layers, lora_rank=args.rank, lora_alpha=2.0 * args.rank)
     examples = load_examples(Path(args.data))
     training, held_out = split(examples)
+    from qa.reader.calibrate import calibration_passages
+
+    kept_for_calibration = calibration_passages(training)
+    left_out = 0
+    if args.leave_calibration_passages:
+        # Calibration fits confidence on readings of its passages' questions: they must be new to the reader.
+        kept = [e for e in training if (e.dataset, e.group) not in kept_for_calibration]
+        left_out, training = len(training) - len(kept), kept
     rng.shuffle(training)
     by_dataset: dict[str, list[QAExample]] = defaultdict(list)
     for example in training:
@@ -205,10 +213,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
               for e in items[: int(args.questions * DATASET_WEIGHTS.get(name, 0.0) / total_weight)]]
     if args.unanswerable_share > 0:
         # Real unanswerable questions (Disfl-QA's) beyond their share above: as many as make up the asked share.
-        from qa.reader.calibrate import calibration_passages
-
         taken = {e.id for e in chosen}
-        kept_for_calibration = calibration_passages(training)  # its unanswerable questions must be new to the reader
         extra = [e for e in training if not e.answerable and e.id not in taken and (e.dataset, e.group) not in kept_for_calibration]
         wanted = int(args.unanswerable_share * len(chosen)) - sum(not e.answerable for e in chosen)
         chosen += extra[: max(0, wanted)]
@@ -284,6 +289,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     training_record = {"seed": args.seed, "questions": args.questions, "unanswerable_share": args.unanswerable_share,
                        "init_from": read_header(Path(args.init_from))["sha256"] if args.init_from else None, "negatives": args.negatives, "withheld_share": args.withheld_share, "hard_negatives": args.hard_negatives,
                        "other_passages": args.other_passages,
+                       "leave_calibration_passages": args.leave_calibration_passages, "left_out_for_calibration": left_out,
                        "unanswerable_groups": unanswerable_groups, "epochs": args.epochs,
                        "lr": args.lr, "groups": len(groups), "seconds": round(trained_seconds, 1),
                        "datasets": sorted(by_dataset), "held_out_percent": HELD_OUT_PERCENT}
@@ -395,6 +401,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hard-negatives", action="store_true", help="half the other sentences share most words with the question")
     parser.add_argument("--unanswerable-share", type=float, default=0.0,
                         help="add real unanswerable questions (Disfl-QA's) until they are this share of the groups")
+    parser.add_argument("--leave-calibration-passages", action="store_true",
+                        help="train on no question of the passages `calibrate` indexes (with its defaults), so calibration "
+                             "reads questions new to the reader")
     parser.add_argument("--init-from", help="continue from these weights (a folder with reader.npz and reader.json) instead of zero deltas")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--groups-per-step", type=int, default=8)
