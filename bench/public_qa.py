@@ -346,9 +346,7 @@ class Ours:
             from qa.reader.calibration import load_calibration
             from qa.reader.model import SpanReader, read_header
 
-            reader = SpanReader(reader_folder, threads=changed.reader_threads, backend=changed.reader_backend,
-                                span_candidates=changed.span_candidates,
-                                span_sharpening=changed.span_sharpening)
+            reader = SpanReader.from_settings(changed, reader_folder)
             calibration = load_calibration(reader_folder, reader_sha256=read_header(reader_folder)["sha256"])
         variant = object.__new__(Ours)
         variant.name = f"{self.name} ({label})"

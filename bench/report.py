@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import DOCS_FILE, EXTRA_SETS, RESULTS_DIR
+from bench.public_qa import OFF_COLLECTION
 
 PLOT_PREFIX = "bench-"
 
@@ -201,7 +202,7 @@ def _reader_targets(results: dict) -> list[str]:
             row("span F1 >= 0.60", overall.get("span_f1"), lambda v: v >= 0.60),
             row("answerable answered \"not found\" <= 0.05", overall.get("not_found_when_answerable"), lambda v: v <= 0.05)]
     for kind, figures in kinds.items():
-        if kind == "off collection":  # the target is about on-topic questions; section 5 shows this kind
+        if kind == OFF_COLLECTION:  # the target is about on-topic questions; section 5 shows this kind
             continue
         rows.append(row(f"{kind} unanswerable caught >= 0.8", figures.get("unanswerable_caught"), lambda v: v >= 0.8))
     rows.append(row("highlighted span holds the answer when the sentence does >= 0.9",

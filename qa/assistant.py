@@ -98,8 +98,7 @@ class Assistant:
         self.settings = settings
         self.encoder = encoder or load_encoder(self.store.model_name, backend=settings.encoder_backend)
         if reader is None:
-            span_reader = SpanReader(threads=settings.reader_threads, backend=settings.reader_backend,
-                                     span_candidates=settings.span_candidates, span_sharpening=settings.span_sharpening)
+            span_reader = SpanReader.from_settings(settings)
             calibration = calibration or load_calibration(span_reader.folder, reader_sha256=read_header(span_reader.folder)["sha256"])
             reader = span_reader
         self.reader: Reader = reader

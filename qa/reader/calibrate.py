@@ -274,8 +274,7 @@ def _span_reader(args: argparse.Namespace, settings: Settings) -> Any:
     """The reader as answering runs it (`settings.reader_backend`), so calibration fits what users get."""
     from qa.reader.model import SpanReader
 
-    return SpanReader(Path(args.weights), threads=args.threads, backend=settings.reader_backend, span_candidates=settings.span_candidates,
-                      span_sharpening=settings.span_sharpening)
+    return SpanReader.from_settings(settings, Path(args.weights), threads=args.threads)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,12 +20,15 @@ import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qa.errors import ModelLoadError
 from qa.types import Span
+
+if TYPE_CHECKING:
+    from qa.config import Settings
 
 FORMAT_VERSION = 1
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -197,6 +200,12 @@ class SpanReader:
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, Any, ReaderConfig] | None = None
         self._session: Any = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, folder: Path | None = None, *, threads: int | None = None) -> SpanReader:
+        """The reader as `settings` runs it; `threads` defaults to `settings.reader_threads`."""
+        return cls(folder, threads=settings.reader_threads if threads is None else threads, backend=settings.reader_backend,
+                   span_candidates=settings.span_candidates, span_sharpening=settings.span_sharpening)
 
     @property
     def config(self) -> ReaderConfig:
@@ -458,9 +467,10 @@ def _likeliest_spans(pair: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarr
     else:
         top = np.arange(flat.size)
     top = top[np.lexsort((top, -flat[top]))]
-    firsts, lasts = np.unravel_index(top, pair.shape)
     keep = flat[top] > 0
-    return firsts[keep] if keep.any() else firsts[:1], lasts[keep] if keep.any() else lasts[:1]
+    keep[0] = True  # the best, even when nothing has any probability
+    firsts, lasts = np.unravel_index(top[keep], pair.shape)
+    return firsts, lasts
 
 
 def _expected_overlap_choice(firsts: np.ndarray, lasts: np.ndarray, weights: np.ndarray) -> int:

@@ -194,9 +194,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     config = ReaderConfig(trained_layers=args.layers, lora_rank=args.rank, lora_alpha=2.0 * args.rank)
     examples = load_examples(Path(args.data))
     training, held_out = split(examples)
-    from qa.reader.calibrate import calibration_passages
+    kept_for_calibration: set[tuple[str, str]] = set()
+    if args.leave_calibration_passages or args.unanswerable_share > 0:
+        from qa.reader.calibrate import calibration_passages
 
-    kept_for_calibration = calibration_passages(training)
+        kept_for_calibration = calibration_passages(training)
     left_out = 0
     if args.leave_calibration_passages:
         # Calibration fits confidence on readings of its passages' questions: they must be new to the reader.
