@@ -12,6 +12,7 @@ from embeddings.encoder import BACKENDS, ONNX_INT8
 from qa.errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+FUSIONS = ("convex", "rrf")
 APP_NAME = "qa-news"
 
 
@@ -39,6 +40,11 @@ class Settings:
     top_k: int = 5
     dense_candidates: int = 50
     lexical_candidates: int = 50
+    # How dense and BM25 candidates are merged: "convex" (dense_weight x z-scored dense similarity + the rest x z-scored
+    # BM25; fit on calibration's training collection: right passage first 0.776 vs 0.703 for "rrf", docs/reader.md) or
+    # "rrf" (reciprocal rank, constant rrf_k). calibration.json is fit with this fusion: rerun `python -m qa.reader.calibrate` after changing it.
+    fusion: str = "convex"
+    dense_weight: float = 0.4
     rrf_k: int = 60
     max_chunks_per_article: int = 2
     hits_read: int = 8  # retrieved chunks whose sentences are candidate answers
@@ -81,6 +87,10 @@ class Settings:
             raise ConfigError(f"chunk_overlap_sentences must be 0 or more, got {self.chunk_overlap_sentences!r}")
         if not (isinstance(self.span_sharpening, (int, float)) and self.span_sharpening > 0):
             raise ConfigError(f"span_sharpening must be a number above 0, got {self.span_sharpening!r}")
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
+        if not (isinstance(self.dense_weight, (int, float)) and 0.0 <= self.dense_weight <= 1.0):
+            raise ConfigError(f"dense_weight must be between 0 and 1, got {self.dense_weight!r}")
         if self.min_confidence is not None and not (isinstance(self.min_confidence, (int, float)) and 0.0 <= self.min_confidence <= 1.0):
             raise ConfigError(f"min_confidence must be between 0 and 1, got {self.min_confidence!r}")
         if self.reload_check_seconds is not None and not (

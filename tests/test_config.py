@@ -83,6 +83,8 @@ def test_out_of_range_environment_values_name_the_setting(variable, raw):
         ({"min_confidence": 1.5}, "min_confidence must be between 0 and 1, got 1.5"),
         ({"model_name": "  "}, "model_name is empty"),
         ({"encoder_backend": "tensorrt"}, "encoder_backend must be one of torch, onnx, onnx-int8, got 'tensorrt'"),
+        ({"fusion": "sum"}, "fusion must be one of convex, rrf, got 'sum'"),
+        ({"dense_weight": 1.5}, "dense_weight must be between 0 and 1, got 1.5"),
     ],
 )
 def test_invalid_settings_raise_config_error(changes, message):

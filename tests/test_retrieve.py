@@ -9,7 +9,7 @@ import pytest
 
 from qa.index import build_index, load_index
 from qa.ingest import read_sources
-from qa.retrieve import allowed_rows, retrieve
+from qa.retrieve import allowed_rows, fuse, retrieve
 from qa.types import Article
 
 
@@ -67,9 +67,39 @@ def test_rare_words_find_their_article_first(news, fake_encoder, question, title
 
 def test_fused_score_is_reciprocal_rank_sum(news, fake_encoder):
     index, settings = news
+    settings = settings.with_(fusion="rrf")
     (best, *_rest) = ask(index, fake_encoder, settings, "Riverside Film Festival opening film directed by Lena Moritz")
     # first in both the dense and the lexical list
     assert best.score == pytest.approx(2 / (settings.rrf_k + 1))
+
+
+def test_convex_fusion_weighs_standardised_scores(settings):
+    dense = {1: 0.51, 3: 0.50, 2: 0.49}  # near-equal similarities
+    lexical = {2: 9.0, 3: 1.0, 1: 0.9}  # one BM25 match far ahead
+    convex = fuse(dense, lexical, settings.with_(fusion="convex", dense_weight=0.4))
+    assert max(convex, key=convex.__getitem__) == 2
+    d, b = np.array([0.51, 0.50, 0.49]), np.array([0.9, 1.0, 9.0])
+    expected_row_1 = 0.4 * (d[0] - d.mean()) / d.std() + 0.6 * (b[0] - b.mean()) / b.std()
+    assert convex[1] == pytest.approx(expected_row_1)
+    ranks_only = fuse(dense, lexical, settings.with_(fusion="rrf"))
+    assert ranks_only[2] == pytest.approx(ranks_only[1])  # 1st + 3rd either way: reciprocal rank cannot tell them apart
+
+
+def test_convex_fusion_gives_a_candidate_missing_from_a_list_that_list_s_lowest_score(settings):
+    fused = fuse({1: 0.9, 2: 0.5}, {3: 4.0, 1: 2.0}, settings.with_(fusion="convex", dense_weight=0.5))
+    assert set(fused) == {1, 2, 3}
+    assert fused[2] == pytest.approx(0.5 * -1.0 + 0.5 * -1.0)  # dense z -1, absent from BM25: its floor -1
+    assert fused[3] == pytest.approx(0.5 * -1.0 + 0.5 * 1.0)
+    assert fused[1] == pytest.approx(0.5 * 1.0 + 0.5 * -1.0)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.4, 1.0])
+def test_convex_fusion_with_one_list_keeps_its_order(settings, weight):
+    dense = {4: 0.8, 2: 0.6, 7: 0.1}
+    fused = fuse(dense, {}, settings.with_(fusion="convex", dense_weight=weight))
+    order = sorted(fused, key=lambda row: (-fused[row], row))
+    assert order == ([4, 2, 7] if weight > 0 else [2, 4, 7])  # weight 0: all tie, row order
+    assert fuse({5: 0.3}, {}, settings) == {5: 0.0}
 
 
 def test_lexical_matches_outside_the_dense_candidates_are_kept(news, fake_encoder):

@@ -47,6 +47,7 @@ from qa.errors import (
     StoreError,
 )
 from qa.index import UpdateReport, _article_record, corpus_hash, same_model
+from qa.retrieve import fuse
 from qa.store import MILVUS_SCHEMES, DateRestriction
 from qa.text import content_terms, split_sentences
 from qa.types import Article, Chunk, Hit, Span
@@ -283,12 +284,23 @@ class MilvusStore:
             requests.append(AnnSearchRequest(data=[tokens], anns_field="sparse", param={"metric_type": "BM25"},
                                              limit=settings.lexical_candidates, expr=expression))
         with _milvus_errors("search", self._location):
-            found = self._client.hybrid_search(self._names.chunks, requests, RRFRanker(settings.rrf_k),
-                                               limit=settings.dense_candidates + settings.lexical_candidates,
-                                               output_fields=CHUNK_FIELDS)[0]
-            # RRF ties are broken as the FAISS store breaks them: by article, then position in it.
-            rows = sorted((dict(hit["entity"], pk=hit["pk"], fused=float(hit["distance"])) for hit in found),
-                          key=lambda row: (-round(row["fused"], 9), row["article_id"], row["start"]))
+            if settings.fusion == "rrf":
+                found = self._client.hybrid_search(self._names.chunks, requests, RRFRanker(settings.rrf_k),
+                                                   limit=settings.dense_candidates + settings.lexical_candidates,
+                                                   output_fields=CHUNK_FIELDS)[0]
+                candidates = [dict(hit["entity"], pk=hit["pk"], fused=float(hit["distance"])) for hit in found]
+            else:  # the same convex fusion as the FAISS store, over the two candidate lists Milvus returns
+                lists = [self._client.search(self._names.chunks, data=request.data, anns_field=request.anns_field,
+                                             search_params=request.param, limit=request.limit, filter=expression,
+                                             output_fields=CHUNK_FIELDS)[0] for request in requests]
+                entities = {hit["pk"]: hit["entity"] for found in lists for hit in found}
+                # abs: Milvus Lite reports BM25 as a negative distance, a server as a positive score (as `_lexical_scores`).
+                scores = [{hit["pk"]: abs(float(hit["distance"])) if number else float(hit["distance"]) for hit in found}
+                          for number, found in enumerate(lists)]
+                fused = fuse(scores[0], scores[1] if len(scores) > 1 else {}, settings)
+                candidates = [dict(entities[pk], pk=pk, fused=score) for pk, score in fused.items()]
+            # Ties are broken as the FAISS store breaks them: by article, then position in it.
+            rows = sorted(candidates, key=lambda row: (-round(row["fused"], 9), row["article_id"], row["start"]))
             live = self._live_hashes({row["article_id"] for row in rows})
             chosen: list[dict] = []
             per_article: dict[str, int] = {}
