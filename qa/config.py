@@ -48,8 +48,8 @@ class Settings:
     rrf_k: int = 60
     max_chunks_per_article: int = 2
     hits_read: int = 8  # retrieved chunks whose sentences are candidate answers
-    context_turns: int = 6  # earlier turns a follow-up reads: 3 -> 0.724, 6 -> 0.783, 8 -> 0.789 right story first on CoQA training stories (bench/followup_context.py)
-    context_answers: bool = False  # earlier answers in a follow-up's retrieval text: 0.72 right story vs 0.81 questions only (bench/followup_context.py)
+    context_turns: int = 6  # earlier turns a follow-up reads: 3 -> 0.750, 6 -> 0.813, 8 -> 0.817 right story first on CoQA training stories (bench/followup_context.py)
+    context_answers: bool = False  # earlier answers in a follow-up's retrieval text: 0.69 right story vs 0.80 questions only (bench/followup_context.py)
     # Candidate sentences the span reader reads per question (5 was tried: 16% faster, fewer off-collection questions caught, docs/reader.md).
     # calibration.json is fit for this number: after changing it, rerun `python -m qa.reader.calibrate`.
     reader_sentences: int = 6
