@@ -223,7 +223,8 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
     answerable = np.array(answerable_flags, dtype=bool)
     threshold = float(np.quantile(check[answerable], args.false_not_found)) if answerable.any() else 0.5
     record = {
-        "seed": args.seed, "reader_sentences": settings.reader_sentences, "passages": len(articles), "questions": len(questions), "seconds": round(time.time() - began, 1),
+        "seed": args.seed, "reader_sentences": settings.reader_sentences, "fusion": settings.fusion, "dense_weight": settings.dense_weight,
+        "passages": len(articles), "questions": len(questions), "seconds": round(time.time() - began, 1),
         "fit_questions": sum(a.fit for a in asked), "threshold_questions": sum(not a.fit for a in asked),
         "false_not_found_target": args.false_not_found,
         "shortlist_recall": round(float(np.mean(recall)), 3) if recall else None,
