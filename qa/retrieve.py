@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Hashable, Mapping
+from typing import TypeVar
 
 import numpy as np
 
 from qa.config import Settings
 from qa.index import NewsIndex
 from qa.types import Hit
+
+Key = TypeVar("Key", bound=Hashable)
 
 
 def allowed_rows(index: NewsIndex, *, since: dt.date | None = None, until: dt.date | None = None) -> np.ndarray | None:
@@ -72,8 +76,8 @@ def retrieve(
     return hits
 
 
-def fuse(dense: dict[int, float], lexical: dict[int, float], settings: Settings) -> dict[int, float]:
-    """One score per candidate row from its dense similarity and BM25 score (each dict best first).
+def fuse(dense: Mapping[Key, float], lexical: Mapping[Key, float], settings: Settings) -> dict[Key, float]:
+    """One score per candidate (a chunk row, or a store's chunk key) from its dense similarity and BM25 score (each best first).
 
     "convex": each list's scores are standardised over its candidates (a candidate missing from
     a list gets that list's lowest standardised score), then weighted `dense_weight` to
@@ -82,7 +86,7 @@ def fuse(dense: dict[int, float], lexical: dict[int, float], settings: Settings)
     "An analysis of fusion functions for hybrid retrieval", 2023). "rrf": 1 / (rrf_k + rank) summed.
     """
     if settings.fusion == "rrf":
-        fused: dict[int, float] = {}
+        fused: dict[Key, float] = {}
         for ranking in (dense, lexical):
             for rank, row in enumerate(ranking):
                 fused[row] = fused.get(row, 0.0) + 1.0 / (settings.rrf_k + rank + 1)
@@ -95,7 +99,7 @@ def fuse(dense: dict[int, float], lexical: dict[int, float], settings: Settings)
             for row in dense.keys() | lexical.keys()}
 
 
-def _standardised(scores: dict[int, float]) -> dict[int, float]:
+def _standardised(scores: Mapping[Key, float]) -> dict[Key, float]:
     """Scores as standard deviations from their mean; all 0 when fewer than two differ."""
     values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
     spread = float(values.std()) if values.size > 1 else 0.0

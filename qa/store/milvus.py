@@ -284,20 +284,21 @@ class MilvusStore:
             requests.append(AnnSearchRequest(data=[tokens], anns_field="sparse", param={"metric_type": "BM25"},
                                              limit=settings.lexical_candidates, expr=expression))
         with _milvus_errors("search", self._location):
+            known_lexical: dict[str, float] = {}  # BM25 scores the search itself returned, by chunk key
             if settings.fusion == "rrf":
                 found = self._client.hybrid_search(self._names.chunks, requests, RRFRanker(settings.rrf_k),
                                                    limit=settings.dense_candidates + settings.lexical_candidates,
                                                    output_fields=CHUNK_FIELDS)[0]
                 candidates = [dict(hit["entity"], pk=hit["pk"], fused=float(hit["distance"])) for hit in found]
             else:  # the same convex fusion as the FAISS store, over the two candidate lists Milvus returns
-                lists = [self._client.search(self._names.chunks, data=request.data, anns_field=request.anns_field,
-                                             search_params=request.param, limit=request.limit, filter=expression,
-                                             output_fields=CHUNK_FIELDS)[0] for request in requests]
-                entities = {hit["pk"]: hit["entity"] for found in lists for hit in found}
+                dense_found, *lexical_found = [
+                    self._client.search(self._names.chunks, data=request.data, anns_field=request.anns_field, search_params=request.param,
+                                        limit=request.limit, filter=expression, output_fields=CHUNK_FIELDS)[0]
+                    for request in requests]
+                entities = {hit["pk"]: hit["entity"] for found in (dense_found, *lexical_found) for hit in found}
                 # abs: Milvus Lite reports BM25 as a negative distance, a server as a positive score (as `_lexical_scores`).
-                scores = [{hit["pk"]: abs(float(hit["distance"])) if number else float(hit["distance"]) for hit in found}
-                          for number, found in enumerate(lists)]
-                fused = fuse(scores[0], scores[1] if len(scores) > 1 else {}, settings)
+                known_lexical = {hit["pk"]: abs(float(hit["distance"])) for found in lexical_found for hit in found}
+                fused = fuse({hit["pk"]: float(hit["distance"]) for hit in dense_found}, known_lexical, settings)
                 candidates = [dict(entities[pk], pk=pk, fused=score) for pk, score in fused.items()]
             # Ties are broken as the FAISS store breaks them: by article, then position in it.
             rows = sorted(candidates, key=lambda row: (-round(row["fused"], 9), row["article_id"], row["start"]))
@@ -313,7 +314,8 @@ class MilvusStore:
                 chosen.append(row)
                 if len(chosen) >= top_k:
                     break
-            lexical = self._lexical_scores(tokens, [row["pk"] for row in chosen]) if tokens and chosen else {}
+            unscored = [row["pk"] for row in chosen if row["pk"] not in known_lexical]
+            lexical = known_lexical | (self._lexical_scores(tokens, unscored) if tokens and unscored else {})
             records = self._fetch([row["article_id"] for row in chosen])
         hits: list[Hit] = []
         for row in chosen:
