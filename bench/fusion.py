@@ -14,7 +14,6 @@ deterministic for a seed, prints its time.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import tempfile
@@ -46,24 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     from qa.config import Settings
     from qa.index import build_index, load_index
     from qa.query import build_query
-    from qa.reader.calibrate import DATASETS, collection_passages, passage_article
-    from qa.reader.data import QAExample, load_examples, split
+    from qa.reader.calibrate import DATASETS, collection_passages, fits, passage_article, passage_questions, passages_of
+    from qa.reader.data import load_examples, split
     from qa.retrieve import retrieve
 
     began = time.time()
-    rng = random.Random(args.seed)
-    by_group: dict[tuple[str, str], list[QAExample]] = defaultdict(list)
-    for example in split(load_examples(Path(args.data), DATASETS))[0]:
-        by_group[(example.dataset, example.group)].append(example)
+    rng = random.Random(args.seed)  # the draw `qa.reader.calibrate` makes: one question per passage
+    by_group = passages_of(split(load_examples(Path(args.data), DATASETS))[0])
     _, chosen = collection_passages(by_group, args.passages, rng)
-    questions: list[QAExample] = []
-    articles = {}
-    for group in chosen:  # the draw `qa.reader.calibrate` makes: one question per passage
-        items = by_group[group]
-        rng.shuffle(items)
-        questions.extend(e for e in items[:1] if e.answerable)
-        article = passage_article(items[0])
-        articles[article.id] = article
+    questions = [e for e in passage_questions(by_group, chosen, 1, rng) if e.answerable]
+    articles = {article.id: article for article in (passage_article(by_group[group][0]) for group in chosen)}
     settings = Settings.from_env(show_progress=False)
     encoder = load_encoder(settings.model_name, backend=settings.encoder_backend)
     with tempfile.TemporaryDirectory(prefix="qa-fusion-") as work:
@@ -76,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             query = build_query(example.question, (), top_k=settings.top_k)
             vector = encoder.encode([query.retrieval_text])[0]
             passage = passage_article(example).id
-            part = "fit" if int(hashlib.sha1(example.group.encode()).hexdigest(), 16) % 4 else "held back"
+            part = "fit" if fits(example) else "held back"
             for name, changes in VARIANTS.items():
                 hits = retrieve(index, vector, query.retrieval_text, settings=settings.with_(**changes), top_k=settings.hits_read)
                 ids = [hit.article.id for hit in hits]

@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -95,13 +96,37 @@ def collection_passages(by_group: dict[tuple[str, str], list[QAExample]], passag
     return groups, chosen
 
 
-def calibration_passages(examples: list[QAExample], *, passages: int = 1500, seed: int = 13) -> set[tuple[str, str]]:
-    """The (dataset, passage) pairs `calibrate` indexes with these defaults: training can leave their questions to it."""
+def passages_of(examples: Iterable[QAExample]) -> dict[tuple[str, str], list[QAExample]]:
+    """Questions by (dataset, passage), for the datasets calibration draws from."""
     by_group: dict[tuple[str, str], list[QAExample]] = defaultdict(list)
     for example in examples:
         if example.dataset in DATASETS:
             by_group[(example.dataset, example.group)].append(example)
-    return set(collection_passages(by_group, passages, random.Random(seed))[1])
+    return by_group
+
+
+def passage_questions(by_group: dict[tuple[str, str], list[QAExample]], chosen_groups: list[tuple[str, str]],
+                      questions_per_passage: int, rng: random.Random) -> list[QAExample]:
+    """The questions asked about the indexed passages: a seeded few per passage, and every unanswerable one.
+
+    On-topic unanswerable questions are rare, and abstention needs them.
+    """
+    questions: list[QAExample] = []
+    for group in chosen_groups:
+        items = by_group[group]
+        rng.shuffle(items)
+        questions.extend(items[:questions_per_passage] + [e for e in items[questions_per_passage:] if not e.answerable])
+    return questions
+
+
+def fits(example: QAExample) -> bool:
+    """Whether a question is among the three quarters of passages that fit the models (the rest check them)."""
+    return int(hashlib.sha1(example.group.encode()).hexdigest(), 16) % 4 != 0
+
+
+def calibration_passages(examples: list[QAExample], *, passages: int = 1500, seed: int = 13) -> set[tuple[str, str]]:
+    """The (dataset, passage) pairs `calibrate` indexes with these defaults: training can leave their questions to it."""
+    return set(collection_passages(passages_of(examples), passages, random.Random(seed))[1])
 
 
 def fit_logistic(rows: np.ndarray, labels: np.ndarray, names: tuple[str, ...], seed: int) -> LinearModel:
@@ -121,18 +146,9 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
 
     began = time.time()
     rng = random.Random(args.seed)
-    examples = [e for e in split(load_examples(Path(args.data), DATASETS))[0]]
-    by_group: dict[tuple[str, str], list[QAExample]] = defaultdict(list)
-    for example in examples:
-        by_group[(example.dataset, example.group)].append(example)
+    by_group = passages_of(split(load_examples(Path(args.data), DATASETS))[0])
     groups, chosen_groups = collection_passages(by_group, args.passages, rng)
-    questions: list[QAExample] = []
-    for group in chosen_groups:
-        items = by_group[group]
-        rng.shuffle(items)
-        picked = items[: args.questions_per_passage]
-        # Every unanswerable question of a passage too: on-topic unanswerable questions are rare, and abstention needs them.
-        questions.extend(picked + [e for e in items[args.questions_per_passage :] if not e.answerable])
+    questions = passage_questions(by_group, chosen_groups, args.questions_per_passage, rng)
     # Questions about passages left out of the collection: what a user asks that the archive does not cover.
     in_collection = set(chosen_groups)
     outside = [g for g in groups if g not in in_collection and g[0] in DATASETS][: args.off_collection]
@@ -170,8 +186,7 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
         asked: list[Asked] = []
         for example in questions:
             candidates = assistant.candidates(build_query(example.question, (), top_k=settings.top_k))
-            fit = int(hashlib.sha1(example.group.encode()).hexdigest(), 16) % 4 != 0
-            asked.append(Asked(example, candidates, [holds_answer(c, example) for c in candidates], fit))
+            asked.append(Asked(example, candidates, [holds_answer(c, example) for c in candidates], fits(example)))
     finally:  # the temporary collection is only needed to ask the questions
         shutil.rmtree(work, ignore_errors=True)
 
