@@ -341,16 +341,19 @@ class Ours:
         changed = Settings.from_env({**os.environ, **{f"QA_{k.upper()}": v for k, v in (settings or {}).items()}}, show_progress=False)
         encoder = base.encoder if changed.encoder_backend == base.settings.encoder_backend else load_encoder(
             changed.model_name, backend=changed.encoder_backend)
-        reader = calibration = None
+        reader = calibration = highlighter = None
         if reader_folder is not None:
             from qa.reader.calibration import load_calibration
-            from qa.reader.model import SpanReader, read_header
+            from qa.reader.model import HIGHLIGHT_WEIGHTS_DIR, SpanReader, read_header
 
             reader = SpanReader.from_settings(changed, reader_folder)
             calibration = load_calibration(reader_folder, reader_sha256=read_header(reader_folder)["sha256"])
+            if changed.highlight == "reread":  # the same highlight reader as the shipped system
+                highlighter = SpanReader.from_settings(changed, changed.highlight_weights or HIGHLIGHT_WEIGHTS_DIR)
         variant = object.__new__(Ours)
         variant.name = f"{self.name} ({label})"
-        variant.assistant = Assistant(base.index, settings=changed, encoder=encoder, reader=reader, calibration=calibration)
+        variant.assistant = Assistant(base.index, settings=changed, encoder=encoder, reader=reader, calibration=calibration,
+                                      highlighter=highlighter)
         variant.build_seconds, variant.build_memory, variant.warm_up_seconds = 0.0, {}, 0.0
         variant.assistant.warm_up()
         return variant

@@ -25,7 +25,7 @@ from bench.common import (
 )
 
 QUESTIONS = 120
-CONFIGURATIONS = {  # each names its encoder backend too: the question's vector is part of the time
+CONFIGURATIONS = {  # each names its encoder backend too: the question's vector is part of the time; highlight: the default unless named
     "torch reader, 6 sentences, 1 thread": {"encoder_backend": "torch", "reader_backend": "torch", "reader_sentences": 6, "reader_threads": 1},
     "torch reader, 6 sentences, 2 threads": {"encoder_backend": "torch", "reader_backend": "torch", "reader_sentences": 6, "reader_threads": 2},
     "torch reader, 4 sentences, 1 thread": {"encoder_backend": "torch", "reader_backend": "torch", "reader_sentences": 4, "reader_threads": 1},
@@ -39,6 +39,8 @@ CONFIGURATIONS = {  # each names its encoder backend too: the question's vector 
                                                             "reader_sentences": 6, "reader_threads": 1},
     "onnx-int8 encoder and reader, 6 sentences, 2 threads": {"encoder_backend": "onnx-int8", "reader_backend": "onnx-int8",
                                                              "reader_sentences": 6, "reader_threads": 2},
+    "onnx-int8 encoder and reader, 6 sentences, 2 threads, shared highlight": {  # without the highlight reader's re-read
+        "encoder_backend": "onnx-int8", "reader_backend": "onnx-int8", "reader_sentences": 6, "reader_threads": 2, "highlight": "shared"},
     "onnx-int8 encoder and reader, 5 sentences, 2 threads": {"encoder_backend": "onnx-int8", "reader_backend": "onnx-int8",
                                                              "reader_sentences": 5, "reader_threads": 2},
     "onnx-int8 encoder and reader, 4 sentences, 2 threads": {"encoder_backend": "onnx-int8", "reader_backend": "onnx-int8",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -53,6 +53,15 @@ def score_sentences(shortlisted: list[tuple[Candidate, float]], reading: Reading
     probabilities = calibration.sentence.probability(matrix)
     scored = [ScoredSentence(c, r, f, float(p)) for (c, r, f), p in zip(rows, probabilities, strict=True)]
     return sorted(scored, key=lambda s: (-s.probability, s.candidate.article.id, s.candidate.span.start))
+
+
+def with_highlight(sentence: ScoredSentence, reading: Reading) -> ScoredSentence:
+    """The sentence highlighted where another reading of it (alone) puts the answer; scores unchanged.
+
+    Kept as it was when that reading finds no span.
+    """
+    span = reading.sentences[0].answer if reading.sentences else None
+    return sentence if span is None else replace(sentence, reading=replace(sentence.reading, answer=span))
 
 
 def confidence_features(scored: list[ScoredSentence]) -> dict[str, float]:

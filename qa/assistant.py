@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from embeddings.encoder import Encoder, load_encoder
-from qa.answer import NOT_FOUND_TEXT, answer_confidence, build_answer, score_sentences
+from qa.answer import NOT_FOUND_TEXT, answer_confidence, build_answer, score_sentences, with_highlight
 from qa.config import Settings
 from qa.conversation import parse_history
 from qa.errors import ConfigError, QAError, QuestionError
@@ -29,7 +29,7 @@ from qa.locking import GenerationLease, lease_generation
 from qa.query import Query, build_query
 from qa.reader.calibration import Calibration, load_calibration
 from qa.reader.features import Candidate, article_terms, candidates_from_hits, shortlist
-from qa.reader.model import Reading, SpanReader, read_header
+from qa.reader.model import HIGHLIGHT_WEIGHTS_DIR, Reading, SpanReader, read_header
 from qa.store import (
     FAISS,
     DateRestriction,
@@ -90,18 +90,27 @@ class Assistant:
     """
 
     def __init__(self, index: NewsIndex | Store, *, settings: Settings, encoder: Encoder | None = None, reader: Reader | None = None,
-                 calibration: Calibration | None = None) -> None:
+                 calibration: Calibration | None = None, highlighter: Reader | None = None) -> None:
+        """`reader`, `calibration`: the bundled ones when not given. `highlighter` reads the cited sentence again for
+        its highlight (`settings.highlight == "reread"`); when not given it is the bundled highlight reader, unless a
+        `reader` was given: then the highlight is that reader's own span (tests pass fakes)."""
         self._served = Served.of(index)
         self._reload_lock = threading.Lock()
         self._next_check = time.monotonic() + (settings.reload_check_seconds or 0.0)
         self._not_loadable: str | None = None  # a generation that failed to load: not tried again
         self.settings = settings
         self.encoder = encoder or load_encoder(self.store.model_name, backend=settings.encoder_backend)
+        reader_given = reader is not None
         if reader is None:
             span_reader = SpanReader.from_settings(settings)
             calibration = calibration or load_calibration(span_reader.folder, reader_sha256=read_header(span_reader.folder)["sha256"])
             reader = span_reader
         self.reader: Reader = reader
+        if highlighter is None and settings.highlight == "reread" and not reader_given:
+            folder = settings.highlight_weights or HIGHLIGHT_WEIGHTS_DIR
+            read_header(folder)  # missing or damaged weights fail here, not at the first found answer
+            highlighter = SpanReader.from_settings(settings, folder)
+        self.highlighter: Reader | None = highlighter if settings.highlight == "reread" else None
         self.calibration = calibration or load_calibration()
         self._checked = threading.Event()
 
@@ -203,6 +212,8 @@ class Assistant:
             prepared += 1
         self.encoder.encode(["warm up"])
         self.reader.read("warm up", ["Warm up."])
+        if self.highlighter is not None:
+            self.highlighter.read("warm up", ["Warm up."])
         return prepared
 
     def clear_caches(self) -> None:
@@ -269,6 +280,8 @@ class Assistant:
         scored = score_sentences(shortlisted, reading, self.calibration)
         confidence = answer_confidence(scored, self.calibration)
         threshold = settings.min_confidence if settings.min_confidence is not None else self.calibration.threshold
+        if self.highlighter is not None and scored and confidence >= threshold:
+            scored[0] = with_highlight(scored[0], self.highlighter.read(query.text, [scored[0].candidate.text]))
         return build_answer(query, scored, confidence=confidence, threshold=threshold)
 
     def candidates(self, query: Query, *, restriction: DateRestriction | None = None, served: Served | None = None) -> list[Candidate]:

@@ -13,6 +13,7 @@ from qa.errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 FUSIONS = ("convex", "rrf")
+HIGHLIGHTS = ("reread", "shared")
 APP_NAME = "qa-news"
 
 
@@ -58,6 +59,11 @@ class Settings:
     # Fit on calibration's training questions: 2 holds the answer 0.712 vs 0.687 at F1 0.670 vs 0.667 (docs/reader.md).
     span_candidates: int = 50
     span_sharpening: float = 2.0
+    # "reread": the cited sentence is read again, on its own, by the highlight reader (trained further on answer
+    # sentences; held-out span F1 0.517 vs 0.467, docs/reader.md), whose span is the highlight; "shared": the span the
+    # sentence reader found while choosing the sentence. highlight_weights: None for the bundled highlight reader.
+    highlight: str = "reread"
+    highlight_weights: Path | None = None
     reader_threads: int = 2  # threads for one question's reading: 2 beat 1 at p50 here, quiet or loaded (docs/benchmarks.md, section 7)
     reader_backend: str = ONNX_INT8  # the reader exported once to int8 ONNX, needs no torch once cached; "torch": full precision
     min_confidence: float | None = None  # None: the threshold calibrated with the reader (qa/reader/weights/calibration.json)
@@ -96,6 +102,8 @@ class Settings:
         if self.reload_check_seconds is not None and not (
                 isinstance(self.reload_check_seconds, (int, float)) and self.reload_check_seconds >= 0):
             raise ConfigError(f"reload_check_seconds must be 0 or more seconds (or None for never), got {self.reload_check_seconds!r}")
+        if self.highlight not in HIGHLIGHTS:
+            raise ConfigError(f"highlight must be one of {', '.join(HIGHLIGHTS)}, got {self.highlight!r}")
         if self.reader_backend not in ("torch", "onnx-int8"):
             raise ConfigError(f"reader_backend must be torch or onnx-int8, got {self.reader_backend!r}")
         if self.encoder_backend not in BACKENDS:
@@ -106,8 +114,10 @@ class Settings:
             raise ConfigError("store is empty: use faiss, a Milvus Lite file such as index.db, or a Milvus URI such as http://localhost:19530")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):
             raise ConfigError(f"milvus_collection must be letters, digits and underscores, starting with a letter, got {self.milvus_collection!r}")
-        if self.index_dir is not None and not isinstance(self.index_dir, Path):
-            object.__setattr__(self, "index_dir", Path(self.index_dir))
+        for name in ("index_dir", "highlight_weights"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
 
     @property
     def resolved_index_dir(self) -> Path:

@@ -152,7 +152,7 @@ class SessionCollection:
         settings = self.base.settings.with_(model_name=self.base.encoder.name)
         index = load_index(self.root / "index", settings=settings)
         self._layer = Assistant(index, settings=self.base.settings, encoder=self.base.encoder, reader=self.base.reader,
-                                calibration=self.base.calibration)
+                                calibration=self.base.calibration, highlighter=self.base.highlighter)
         return UploadSummary(files=len(added_paths), added=report.added, updated=report.updated, unchanged=report.unchanged,
                              skipped=skipped, shortened=shortened, articles=report.articles, seconds=0.0)
 

@@ -10,7 +10,7 @@ import datetime as dt
 import re
 
 import pytest
-from conftest import FAKE_THRESHOLD, FakeEncoder, FakeReader, fake_assistant
+from conftest import FAKE_THRESHOLD, FakeEncoder, FakeReader, fake_assistant, fake_calibration
 
 from qa.assistant import NOT_FOUND_TEXT, Assistant, clean_question, index_sources
 from qa.conversation import turn_metadata
@@ -31,6 +31,12 @@ def index_dir(collection, settings, fake_encoder):
 @pytest.fixture
 def assistant(index_dir, settings, fake_encoder) -> Assistant:
     return fake_assistant(index_dir, settings, encoder=fake_encoder)
+
+
+def shared_index(index_dir, settings):
+    from qa.index import load_index
+
+    return load_index(index_dir, settings=settings.with_(model_name=FakeEncoder().name))
 
 
 def _assert_citations_are_verbatim(assistant: Assistant, answer: Answer) -> None:
@@ -69,6 +75,86 @@ def test_the_reader_reads_the_question_over_the_shortlisted_sentences(index_dir,
     assert DIRECTOR_SENTENCE in reader.sentences
     bodies = [article.body for article in assistant.index.articles.values()]
     assert all(any(sentence in body for body in bodies) for sentence in reader.sentences)
+
+
+class Highlighter(FakeReader):
+    """Reads like FakeReader but highlights a sentence's last word, so its span is told apart."""
+
+    def __init__(self, *, finds: bool = True) -> None:
+        super().__init__()
+        self.finds = finds
+        self.sentences: list[list[str]] = []
+
+    def read(self, question, sentences):
+        from qa.reader.model import Reading, SentenceReading
+        from qa.types import Span
+
+        self.read_questions.append(question)
+        self.sentences.append(list(sentences))
+        last = [re.search(r"\w+(?=\W*$)", sentence) for sentence in sentences]
+        return Reading(tuple(SentenceReading(Span(m.start(), m.end()) if m and self.finds else None, 0.5, 0.5) for m in last), 0.1)
+
+
+def test_the_highlighter_reads_the_cited_sentence_alone_and_sets_only_its_highlight(index_dir, settings, fake_encoder):
+    shared = fake_assistant(index_dir, settings.with_(highlight="shared"), encoder=fake_encoder).ask(DIRECTOR)
+    highlighter = Highlighter()
+    assistant = Assistant(shared_index(index_dir, settings), settings=settings, encoder=fake_encoder, reader=FakeReader(),
+                          calibration=fake_calibration(), highlighter=highlighter)
+    answer = assistant.ask(DIRECTOR)
+    assert highlighter.sentences == [[DIRECTOR_SENTENCE]] and highlighter.read_questions == [DIRECTOR]
+    assert answer.span == answer.citations[0].answer == "interest"
+    assert (answer.found, answer.confidence, answer.text) == (shared.found, shared.confidence, shared.text)
+    assert [c.quote for c in answer.citations] == [c.quote for c in shared.citations]
+    _assert_citations_are_verbatim(assistant, answer)
+
+
+def test_a_highlighter_finding_no_span_leaves_the_reader_s_span(index_dir, settings, fake_encoder):
+    assistant = Assistant(shared_index(index_dir, settings), settings=settings, encoder=fake_encoder, reader=FakeReader(),
+                          calibration=fake_calibration(), highlighter=Highlighter(finds=False))
+    assert assistant.ask(DIRECTOR).span == "Lena Moritz"
+
+
+def test_the_highlighter_is_not_asked_when_nothing_is_found_or_highlight_is_shared(index_dir, settings, fake_encoder):
+    highlighter = Highlighter()
+    assistant = Assistant(shared_index(index_dir, settings), settings=settings, encoder=fake_encoder, reader=FakeReader(),
+                          calibration=fake_calibration(), highlighter=highlighter)
+    assert not assistant.ask("Who won the 2018 football World Cup?").found
+    assert highlighter.sentences == []
+    unused = Highlighter()
+    shared = Assistant(shared_index(index_dir, settings), settings=settings.with_(highlight="shared"), encoder=fake_encoder,
+                       reader=FakeReader(), calibration=fake_calibration(), highlighter=unused)
+    assert shared.highlighter is None and shared.ask(DIRECTOR).span == "Lena Moritz" and unused.sentences == []
+
+
+def test_a_given_reader_without_a_highlighter_highlights_with_its_own_span(index_dir, settings, fake_encoder):
+    assert fake_assistant(index_dir, settings, encoder=fake_encoder).highlighter is None
+
+
+def test_the_bundled_highlight_reader_is_built_beside_the_bundled_reader(index_dir, settings, fake_models, monkeypatch):
+    import qa.assistant
+    from qa.reader.model import HIGHLIGHT_WEIGHTS_DIR
+
+    class Built(FakeReader):
+        @classmethod
+        def from_settings(cls, settings, folder=None, *, threads=None):
+            made = cls()
+            made.folder = folder
+            return made
+
+    monkeypatch.setattr(qa.assistant, "SpanReader", Built)
+    built = Assistant.load(index_dir, settings=settings)
+    assert (built.reader.folder, built.highlighter.folder) == (None, HIGHLIGHT_WEIGHTS_DIR)
+    custom = Assistant.load(index_dir, settings=settings.with_(highlight_weights=index_dir / "elsewhere"))
+    assert custom.highlighter.folder == index_dir / "elsewhere"
+    assert Assistant.load(index_dir, settings=settings.with_(highlight="shared")).highlighter is None
+
+
+def test_missing_highlight_weights_fail_when_the_assistant_is_built(index_dir, settings, fake_encoder, tmp_path):
+    from qa.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match=r"^no reader weights in .*nowhere"):
+        Assistant(shared_index(index_dir, settings), settings=settings.with_(highlight_weights=tmp_path / "nowhere"),
+                  encoder=fake_encoder)
 
 
 @pytest.mark.parametrize("question", [

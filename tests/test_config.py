@@ -85,6 +85,7 @@ def test_out_of_range_environment_values_name_the_setting(variable, raw):
         ({"encoder_backend": "tensorrt"}, "encoder_backend must be one of torch, onnx, onnx-int8, got 'tensorrt'"),
         ({"fusion": "sum"}, "fusion must be one of convex, rrf, got 'sum'"),
         ({"dense_weight": 1.5}, "dense_weight must be between 0 and 1, got 1.5"),
+        ({"highlight": "longest"}, "highlight must be one of reread, shared, got 'longest'"),
     ],
 )
 def test_invalid_settings_raise_config_error(changes, message):

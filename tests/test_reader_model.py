@@ -28,6 +28,7 @@ from qa.reader.features import LinearModel
 from qa.reader.model import (
     FORMAT_VERSION,
     HEADER_FILE,
+    HIGHLIGHT_WEIGHTS_DIR,
     WEIGHTS_DIR,
     WEIGHTS_FILE,
     ReaderConfig,
@@ -177,6 +178,13 @@ def test_the_shipped_weights_pass_their_own_checks():
     assert 0.0 <= calibration.threshold <= 1.0
 
 
+def test_the_shipped_highlight_reader_passes_its_checks_and_has_the_sentence_reader_s_shape():
+    header = read_header(HIGHLIGHT_WEIGHTS_DIR)
+    assert header["format_version"] == FORMAT_VERSION
+    assert header["config"] == read_header(WEIGHTS_DIR)["config"]
+    assert header["sha256"] != read_header(WEIGHTS_DIR)["sha256"]
+
+
 # --- load_calibration --------------------------------------------------------------------------------
 
 
@@ -268,6 +276,14 @@ def test_the_shipped_reader_finds_a_span_inside_a_sentence():
     _assert_sound(reading, sentences)
     best = max(reading.sentences, key=lambda found: found.answer_probability)
     assert best.answer is not None
+
+
+@pytest.mark.model
+def test_the_shipped_highlight_reader_finds_a_span_in_a_sentence_read_alone():
+    sentences = _festival_sentences()
+    reading = SpanReader(HIGHLIGHT_WEIGHTS_DIR).read("Who directed the opening film?", sentences[1:2])
+    _assert_sound(reading, sentences[1:2])
+    assert reading.sentences[0].answer is not None
 
 
 @pytest.mark.model

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 WEIGHTS_DIR = Path(__file__).parent / "weights"
+HIGHLIGHT_WEIGHTS_DIR = WEIGHTS_DIR / "highlight"  # the highlight reader: same shape, trained for the span inside one sentence
 WEIGHTS_FILE = "reader.npz"
 HEADER_FILE = "reader.json"
 TORCH, ONNX_INT8 = "torch", "onnx-int8"
