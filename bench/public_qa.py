@@ -334,7 +334,7 @@ class Ours:
     def variant(self, label: str, *, reader_folder: Path | None = None, settings: dict[str, str] | None = None) -> Ours:
         """The same collection answered with other reader weights (their own calibration) or other settings."""
         from embeddings.encoder import load_encoder
-        from qa.assistant import Assistant
+        from qa.assistant import Assistant, highlight_reader
         from qa.config import Settings
 
         base = self.assistant
@@ -344,12 +344,11 @@ class Ours:
         reader = calibration = highlighter = None
         if reader_folder is not None:
             from qa.reader.calibration import load_calibration
-            from qa.reader.model import HIGHLIGHT_WEIGHTS_DIR, SpanReader, read_header
+            from qa.reader.model import SpanReader, read_header
 
             reader = SpanReader.from_settings(changed, reader_folder)
             calibration = load_calibration(reader_folder, reader_sha256=read_header(reader_folder)["sha256"])
-            if changed.highlight == "reread":  # the same highlight reader as the shipped system
-                highlighter = SpanReader.from_settings(changed, changed.highlight_weights or HIGHLIGHT_WEIGHTS_DIR)
+            highlighter = highlight_reader(changed)  # the same highlight reader as the shipped system
         variant = object.__new__(Ours)
         variant.name = f"{self.name} ({label})"
         variant.assistant = Assistant(base.index, settings=changed, encoder=encoder, reader=reader, calibration=calibration,

@@ -100,16 +100,13 @@ class Assistant:
         self._not_loadable: str | None = None  # a generation that failed to load: not tried again
         self.settings = settings
         self.encoder = encoder or load_encoder(self.store.model_name, backend=settings.encoder_backend)
-        reader_given = reader is not None
         if reader is None:
             span_reader = SpanReader.from_settings(settings)
             calibration = calibration or load_calibration(span_reader.folder, reader_sha256=read_header(span_reader.folder)["sha256"])
             reader = span_reader
+            if highlighter is None:
+                highlighter = highlight_reader(settings)
         self.reader: Reader = reader
-        if highlighter is None and settings.highlight == "reread" and not reader_given:
-            folder = settings.highlight_weights or HIGHLIGHT_WEIGHTS_DIR
-            read_header(folder)  # missing or damaged weights fail here, not at the first found answer
-            highlighter = SpanReader.from_settings(settings, folder)
         self.highlighter: Reader | None = highlighter if settings.highlight == "reread" else None
         self.calibration = calibration or load_calibration()
         self._checked = threading.Event()
@@ -293,6 +290,15 @@ class Assistant:
                             top_k=max(query.top_k, self.settings.hits_read), restriction=restriction)
         return candidates_from_hits(hits, store.sentences, query.terms, store.idf,
                                     names=query.names, terms_of=functools.partial(self._article_terms, served=served))
+
+
+def highlight_reader(settings: Settings) -> SpanReader | None:
+    """The highlight reader `settings` ask for (its weights checked now, not at the first found answer); None for "shared"."""
+    if settings.highlight != "reread":
+        return None
+    folder = settings.highlight_weights or HIGHLIGHT_WEIGHTS_DIR
+    read_header(folder)
+    return SpanReader.from_settings(settings, folder)
 
 
 def as_date(value: Any, name: str) -> dt.date | None:
