@@ -351,11 +351,11 @@ def main(argv: list[str] | None = None) -> int:
             "qa-news 'contained_sentence' is the answer text (at most two sentences, as `qa eval`); 'contained_passage' "
             "is the chunk that answer sentence came from; 'retrieval_*' is our retrieval stage alone (top chunk).",
             "Follow-up questions: qa-news gets the history; peers get the previous question prepended to the query.",
-            "Warmed service: as `qa serve` and app.py run, after `Assistant.warm_up()` prepared every sentence's vector "
-            "and entity analysis and every article's terms (the question's own vector is never cached); cold: every "
-            "cache emptied before each question, as a one-shot `qa ask` (model already loaded).",
-            "'onnx-int8 encoder': questions and sentences embedded with Settings(encoder_backend='onnx-int8') against "
-            "the same (full-precision) index.",
+            "Warmed service: as `qa serve` and app.py run, after `Assistant.warm_up()` loaded the models and prepared "
+            "every article's terms (the question's own vector is never cached, and the reader reads the shortlisted "
+            "sentences of every question anew); cold: every cache emptied before each question, as a one-shot `qa ask` "
+            "(models already loaded).",
+            "The encoder variant embeds questions with the other encoder backend than the settings' against the same index.",
         ],
     })
     return 0

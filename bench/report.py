@@ -104,7 +104,7 @@ def markdown(results: dict, plots: dict[str, str], docs_file: Path, out_dir: Pat
         stamps = ", ".join(f"{name} ({results[name].get('written_at', '?')})" for name in later)
         lines += [f"**Sections run on their own after that suite run:** {stamps}. "
                   "Sections whose results are older than a change to the answering code show the code as it was then "
-                  "(sections 1-4 below predate the learned reader: their qa-news rows are the previous, rule-based reader's).", ""]
+                  "(sections 2-4 predate the learned reader; they measure indexing, search and the encoder, which it did not change).", ""]
     lines += _goals(results)
     lines += _reader_targets(results)
     lines += _peers(results.get("peers"), plots)
@@ -167,6 +167,12 @@ def _speed(data: dict | None) -> list[str]:
         lines += [f"**{name}** ({block['articles']:,} articles, {block['chunks']:,} chunks, {block['questions']} questions):", ""]
         lines += _table(["configuration", "p50", "p95", "mean"],
                         [[label, _ms(v["p50_ms"]), _ms(v["p95_ms"]), _ms(v["mean_ms"])] for label, v in block["latency_ms"].items()])
+        alone = block.get("alone")
+        if alone:
+            v = alone["latency_ms"]
+            lines += [f"Alone (only this configuration loaded, as a service runs; "
+                      f"{'questions about other articles' if alone.get('other_questions') else 'the same questions'}): "
+                      f"{alone['configuration']}, p50 {_ms(v['p50_ms'])}, p95 {_ms(v['p95_ms'])}, mean {_ms(v['mean_ms'])}.", ""]
     return lines
 
 
@@ -220,7 +226,13 @@ def _reader_targets(results: dict) -> list[str]:
         label = f"onnx-int8 encoder and reader, {defaults.reader_sentences} sentences, {defaults.reader_threads} threads"
         p50 = (speed["latency_ms"].get(label) or {}).get("p50_ms")
         if p50 is not None:
-            rows.append([f"BBC News p50 per new question <= 60 ms (defaults: {label})", _ms(p50), "**met**" if p50 <= 60 else "**missed**"])
+            rows.append([f"BBC News p50 per new question <= 60 ms (defaults: {label}; interleaved with the other configurations)",
+                         _ms(p50), "**met**" if p50 <= 60 else "**missed**"])
+        alone = speed.get("alone") or {}
+        if alone.get("configuration") == label:
+            p50 = alone["latency_ms"]["p50_ms"]
+            rows.append(["BBC News p50 per new question <= 60 ms (defaults alone, as a service runs)", _ms(p50),
+                         "**met**" if p50 <= 60 else "**missed**"])
     return ["## Reader targets (issue 10)", "",
             "Measured on this project's held-out public questions (section 5) and new BBC questions (section 7); the issue's "
             "own acceptance sets are not available here. Multi-turn is level with txtai within sampling noise (about 0.04).", "",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 import unicodedata
 from collections.abc import Set as AbstractSet
@@ -60,6 +62,8 @@ def _trim(text: str, start: int, end: int) -> Span | None:
 
 def normalize(text: str) -> str:
     """Case-folded, accent-stripped, quote-unified text for matching (never for display)."""
+    if text.isascii():  # the common case, and the same result: nothing to decompose or unify
+        return text.lower()
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     return text.replace("’", "'").replace("‘", "'").casefold()
@@ -76,6 +80,7 @@ def words(text: str) -> list[str]:
     return tokens
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """A light suffix stripper so "sanctions"/"sanctioned", "visit"/"visited" and "came"/"come" meet."""
     if word in _IRREGULAR:
@@ -100,6 +105,20 @@ def terms_match(term: str, terms: AbstractSet[str]) -> bool:
     """Whether `term` or a word sharing a long prefix with it ("belarus"/"belarusian") is in `terms`."""
     if term in terms:
         return True
-    if len(term) < 6:
+    if len(term) < _PREFIX:
         return False
-    return any(len(other) >= 6 and (other.startswith(term) or term.startswith(other)) for other in terms)
+    if any(term[:end] in terms for end in range(_PREFIX, len(term))):  # a shorter word of `terms` begins `term`
+        return True
+    if isinstance(terms, frozenset):  # an article's terms, met again and again: search them sorted
+        longer = _sorted_long_terms(terms)
+        at = bisect.bisect_left(longer, term)
+        return at < len(longer) and longer[at].startswith(term)
+    return any(other.startswith(term) for other in terms)
+
+
+_PREFIX = 6  # shortest shared prefix that counts as the same word
+
+
+@functools.lru_cache(maxsize=4096)
+def _sorted_long_terms(terms: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(t for t in terms if len(t) >= _PREFIX))

@@ -77,6 +77,15 @@ def test_smoke_results_have_the_reported_fields(smoke_run):
     speed = json.loads((results / "speed.json").read_text())
     demo = speed["collections"]["demo"]
     assert demo["articles"] > 0 and all(v["samples"] == demo["questions"] for v in demo["latency_ms"].values())
+    assert demo["alone"]["latency_ms"]["samples"] == demo["questions"]
+
+
+def test_speed_defaults_label_names_the_default_settings():
+    from bench.speed import CONFIGURATIONS, DEFAULTS
+    from qa.config import Settings
+
+    defaults = Settings()
+    assert {name: getattr(defaults, name) for name in CONFIGURATIONS[DEFAULTS]} == CONFIGURATIONS[DEFAULTS]
 
 
 def test_smoke_report_is_rendered(smoke_run):
