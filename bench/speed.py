@@ -106,11 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         # articles where the collection has enough (the demo's are all cached by warm_up anyway).
         alone_label = DEFAULTS if DEFAULTS in assistants else next(iter(assistants))
         others = [as_question(t) for t in titles[len(questions) : 2 * len(questions)]]
-        alone_questions = others if len(others) == len(questions) else questions
+        other_questions = len(others) == len(questions)
+        alone_questions = others if other_questions else questions
         alone_timings = [_time_new_question(assistants[alone_label], q, encoders.values()) for q in alone_questions]
         results["collections"][name] = {"articles": len(index.articles), "chunks": len(index.chunks), "questions": len(questions),
                                         "latency_ms": {label: latency_summary(values) for label, values in timings.items()},
-                                        "alone": {"configuration": alone_label, "other_questions": alone_questions is others,
+                                        "alone": {"configuration": alone_label, "other_questions": other_questions,
                                                   "latency_ms": latency_summary(alone_timings)}}
         say(f"speed: {name}: " + "; ".join(f"{label} p50 {latency_summary(values)['p50_ms']:.1f} ms" for label, values in timings.items())
             + f"; {alone_label} alone p50 {latency_summary(alone_timings)['p50_ms']:.1f} ms")

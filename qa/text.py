@@ -101,6 +101,9 @@ def word_spans(text: str) -> list[Span]:
     return [Span(m.start(), m.end()) for m in _WORD.finditer(text)]
 
 
+_PREFIX = 6  # shortest shared prefix that counts as the same word
+
+
 def terms_match(term: str, terms: AbstractSet[str]) -> bool:
     """Whether `term` or a word sharing a long prefix with it ("belarus"/"belarusian") is in `terms`."""
     if term in terms:
@@ -114,9 +117,6 @@ def terms_match(term: str, terms: AbstractSet[str]) -> bool:
         at = bisect.bisect_left(longer, term)
         return at < len(longer) and longer[at].startswith(term)
     return any(other.startswith(term) for other in terms)
-
-
-_PREFIX = 6  # shortest shared prefix that counts as the same word
 
 
 @functools.lru_cache(maxsize=4096)
