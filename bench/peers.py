@@ -4,11 +4,17 @@ Every system gets the chunks our index makes (title + chunk text, as we embed th
 the bundled all-MiniLM-L6-v2. Queries are interleaved (question by question, systems in
 a new random order each time) so load from other processes on the machine hits all systems alike.
 
-Usage: python -m bench.peers --mode full|smoke --out DIR --work DIR
+With `--previous PATH` (a checkout of an earlier version, e.g. `git worktree add ../old-version 8fc6876`),
+that version answers the same questions in a subprocess, interleaved with the rest, so the demo
+latency target ("at most twice the rule-based reader's warm p50") is checked against a time taken in
+the same run rather than against a figure from another day's machine.
+
+Usage: python -m bench.peers --mode full|smoke --out DIR --work DIR [--previous PATH]
 """
 
 from __future__ import annotations
 
+import argparse
 import collections
 import os
 import random
@@ -23,6 +29,7 @@ from bench.common import (DEV_SET, EXTRA_SETS, SMOKE, HashEncoder, MemorySampler
 TOP_K = 5
 CANDIDATES = 10  # per retriever before fusion, for the peers' hybrid search
 ROUNDS = 2  # passes over the dev set for latency
+PREVIOUS_WARM = "previous version ask (warmed service)"
 
 
 class Ours:
@@ -217,8 +224,12 @@ def _our_quality(ours: Ours, items) -> dict:
                             "retrieval_hit@1", "retrieval_hit@5", "retrieval_contained_passage"])
 
 
-def latency(ours: Ours, peers: list, items, rounds: int, *, variants: dict | None = None) -> dict:
-    """Seconds per query, interleaved: each question goes to every system (in a new random order) before the next."""
+def latency(ours: Ours, peers: list, items, rounds: int, *, variants: dict | None = None, previous=None) -> dict:
+    """Seconds per query, interleaved: each question goes to every system (in a new random order) before the next.
+
+    `previous`: an older checkout in a subprocess (`bench.public_qa.Previous`, the demo indexed as "demo"),
+    timed inside the subprocess around its `ask`, its encoder cache as right after warm-up each time.
+    """
     calls = {
         "qa-news ask (warmed service)": lambda item: ours.ask(item),
         "qa-news ask (cold: caches emptied)": lambda item: ours.ask(item),
@@ -232,6 +243,10 @@ def latency(ours: Ours, peers: list, items, rounds: int, *, variants: dict | Non
     prepare["qa-news retrieval only"] = lambda: ours.set_cache("warm")
     for peer in peers:
         calls[f"{peer.name} hybrid search"] = lambda item, peer=peer: peer.retrieve(peer_query(item))
+    timed_inside = set()
+    if previous is not None:
+        calls[PREVIOUS_WARM] = lambda item: previous.ask("demo", item.question, list(item.history), warm=True)["seconds"]
+        timed_inside.add(PREVIOUS_WARM)
     names = list(calls)
     for item in items[:3]:  # warm-up: models loaded, first-call costs paid
         for name in names:
@@ -245,13 +260,16 @@ def latency(ours: Ours, peers: list, items, rounds: int, *, variants: dict | Non
                 if name in prepare:
                     prepare[name]()  # outside the timed call
                 started = time.perf_counter()
-                calls[name](item)
-                samples[name].append(time.perf_counter() - started)
+                result = calls[name](item)
+                samples[name].append(result if name in timed_inside else time.perf_counter() - started)
     return {name: latency_summary(samples[name]) for name in names}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = section_arguments(__doc__.splitlines()[0], argv)
+    extra = argparse.ArgumentParser(add_help=False)
+    extra.add_argument("--previous", type=Path, help="a checkout of an earlier version, timed beside this one")
+    known, rest = extra.parse_known_args(argv)
+    args = section_arguments(__doc__.splitlines()[0], rest)
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
     from qa.config import Settings
     from qa.ingest import demo_corpus_dir, read_sources
@@ -305,8 +323,25 @@ def main(argv: list[str] | None = None) -> int:
     say("peers: quality")
     figures = {name: quality(ours, peers, items, variants=variants)
                for name, items in sets.items()}
+    previous, previous_info = None, {}
+    if known.previous is not None:
+        from bench.public_qa import Previous
+
+        say(f"peers: indexing the demo with the previous version at {known.previous}")
+        try:
+            previous = Previous(known.previous)
+            previous.build("demo", demo_corpus_dir(), work / "previous-index")
+            previous_info = {"path": str(known.previous), "commit": previous.commit, "build_seconds": previous.build_seconds["demo"]}
+        except (OSError, RuntimeError) as error:
+            skipped["previous version"] = f"{type(error).__name__}: {error}"
+            previous = None
     say("peers: latency")
-    timings = latency(ours, peers, next(iter(sets.values())), rounds=1 if smoke else ROUNDS, variants=variants)
+    try:
+        timings = latency(ours, peers, next(iter(sets.values())), rounds=1 if smoke else ROUNDS, variants=variants,
+                          previous=previous)
+    finally:
+        if previous is not None:
+            previous.close()
     builds = {ours.name: {"seconds": round(ours.build_seconds, 3), "includes": "chunking (token counting), embedding, BM25, files",
                           **ours.build_memory}}
     for peer in peers:
@@ -318,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in [n for n in timings if n.startswith("qa-news ask")]:
             goals[f"{name} p50 <= txtai p50"] = {"ours_ms": timings[name]["p50_ms"], "txtai_ms": txtai_p50,
                                                  "met": timings[name]["p50_ms"] <= txtai_p50}
+    if PREVIOUS_WARM in timings and not smoke:
+        ours_ms, previous_ms = timings["qa-news ask (warmed service)"]["p50_ms"], timings[PREVIOUS_WARM]["p50_ms"]
+        goals["qa-news ask (warmed service) p50 <= twice the previous version's, same run"] = {
+            "ours_ms": ours_ms, "previous_ms": previous_ms, "met": ours_ms <= 2 * previous_ms}
     for set_name, figures_of_set in figures.items() if peers else ():
         best_peer = max(figures_of_set[p.name]["contained_passage"] for p in peers)
         ours_figures = figures_of_set[ours.name]
@@ -343,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         "systems": [ours.name, *[p.name for p in peers]], "peers_not_run": skipped,
         "peer_settings": {p.name: getattr(p, "config", {"join_mode": "reciprocal_rank_fusion", "candidates": CANDIDATES})
                           for p in peers},
-        "build": builds, "quality": figures, "latency": timings, "goals": goals,
+        "build": builds, "quality": figures, "latency": timings, "goals": goals, "previous_version": previous_info,
         "question_sets": {name: len(items) for name, items in sets.items()}, "memory": process_memory(),
         "notes": [
             "Peers index our chunks (title + chunk text, the text we embed) with the same bundled all-MiniLM-L6-v2.",
@@ -356,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
             "sentences of every question anew); cold: every cache emptied before each question, as a one-shot `qa ask` "
             "(models already loaded).",
             "The encoder variant embeds questions with the other encoder backend than the settings' against the same index.",
+            "Previous version (with --previous): the older checkout in a subprocess, timed there around its `ask`, its "
+            "encoder cache put back to its state right after warm-up before each question (no question vector cached).",
         ],
     })
     return 0

@@ -383,7 +383,7 @@ try:
     settings = {"settings": Settings.from_env(show_progress=False)}
 except Exception:
     settings = {}
-assistants = {}
+assistants, snapshots = {}, {}
 out.write(json.dumps({"qa": qa.__file__}) + "\n"); out.flush()
 for line in sys.stdin:
     request = json.loads(line)
@@ -394,9 +394,13 @@ for line in sys.stdin:
             seconds = time.perf_counter() - started
             if hasattr(assistant, "warm_up"):
                 assistant.warm_up()
+            cache = getattr(assistant.encoder, "cache", None)  # as warmed: sentences cached, no question yet
+            snapshots[request["name"]] = cache.snapshot() if cache is not None and hasattr(cache, "snapshot") else None
             reply = {"seconds": seconds, "indexed": [[a.url, a.body] for a in assistant.index.articles.values()]}
         else:
             assistant = assistants[request["name"]]
+            if request.get("warm") and snapshots.get(request["name"]) is not None:  # forget earlier questions' vectors
+                assistant.encoder.cache.restore(snapshots[request["name"]])
             started = time.perf_counter()
             answer = assistant.ask(request["question"], history=request.get("history") or None)
             reply = {"seconds": time.perf_counter() - started, "text": answer.text, "found": bool(answer.found),
@@ -452,9 +456,10 @@ class Previous:
         self.build_seconds[name] = round(reply["seconds"], 2)
         return [tuple(pair) for pair in reply["indexed"]]
 
-    def ask(self, name: str, question: str, history: list[str] | None = None) -> dict:
+    def ask(self, name: str, question: str, history: list[str] | None = None, *, warm: bool = False) -> dict:
+        """`warm`: the encoder cache as right after `warm_up` (earlier questions' vectors forgotten), as `Ours.set_cache`."""
         try:
-            return self._send({"op": "ask", "name": name, "question": question, "history": history or []})
+            return self._send({"op": "ask", "name": name, "question": question, "history": history or [], "warm": warm})
         except RuntimeError as error:  # an error reply: counted, not fatal
             if self.process.poll() is not None:
                 raise
