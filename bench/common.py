@@ -62,7 +62,7 @@ def machine_info() -> dict:
 
 
 def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str | None]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in names:
         try:
             versions[name] = importlib.metadata.version(name)

@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from qa.assistant import Assistant
     from qa.config import Settings
     from qa.conversation import Turn, leans_on_context, parse_history
+    from qa.index import NewsIndex
     from qa.query import build_query
     from qa.reader.data import is_held_out, load_conversations
     from qa.retrieve import retrieve
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as work:
         source = write_articles([story_record(s) for s in collection], Path(work) / "coqa-train.jsonl")
         assistant = Assistant.build([source], Path(work) / "index", settings=settings)
+        assert isinstance(assistant.index, NewsIndex)  # built over an index folder
         story_of = {a.id: a.url for a in assistant.index.articles.values()}
         answering = {carry: Assistant(assistant.index, settings=settings.with_(context_answers=carry), encoder=assistant.encoder,
                                       reader=assistant.reader, calibration=assistant.calibration) for carry in (True, False)}
@@ -101,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                 for turn, question in enumerate(questions):
                     answer = asker.ask(question, history=earlier or None)
                     if turn:
-                        cited = answer.citations[0].article_id if answer.found and answer.citations else None
-                        end_to_end[carry_answers].append(story_of.get(cited) == url)
+                        cited_id = answer.citations[0].article_id if answer.found and answer.citations else None
+                        end_to_end[carry_answers].append(cited_id is not None and story_of.get(cited_id) == url)
                     earlier.append(answer)
             if number % 20 == 0:
                 say(f"followup_context: {number}/{len(talks)} conversations")

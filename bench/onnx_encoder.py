@@ -9,6 +9,7 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,12 +32,12 @@ def sample_texts(work: Path, count: int) -> tuple[list[str], str]:
     return [f"{a.title}\n{a.body[:1200]}" for a in articles], "demo corpus article openings"
 
 
-def throughput(encoders: dict, texts: list[str], batch_size: int) -> dict:
+def throughput(encoders: dict, texts: list[str], batch_size: int) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
     """Chunks per second per encoder, in alternating halves (A B B A) so drifting machine load hits both."""
     halves = [texts[: len(texts) // 2], texts[len(texts) // 2 :]]
     names = list(encoders)
     seconds = dict.fromkeys(names, 0.0)
-    vectors = {name: [None, None] for name in names}
+    vectors: dict[str, list[Any]] = {name: [None, None] for name in names}
     for half, order in ((0, names), (1, names[::-1])):
         for name in order:
             started = time.perf_counter()
@@ -47,7 +48,7 @@ def throughput(encoders: dict, texts: list[str], batch_size: int) -> dict:
 
 
 def query_latency(encoders: dict, questions: list[str], rounds: int) -> dict:
-    samples = {name: [] for name in encoders}
+    samples: dict[str, list[float]] = {name: [] for name in encoders}
     names = list(encoders)
     for name in names:
         encoders[name].encode(questions[:2])

@@ -20,11 +20,16 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bench.common import (DEV_SET, EXTRA_SETS, SMOKE, HashEncoder, MemorySampler, Stopwatch, contains_answer,
                           installed, latency_summary, load_eval_items, process_memory, same_title, say,
                           section_arguments, write_result)
+
+if TYPE_CHECKING:
+    from embeddings.encoder import Encoder
 
 TOP_K = 5
 CANDIDATES = 10  # per retriever before fusion, for the peers' hybrid search
@@ -177,7 +182,7 @@ def passage_scores(item, passages: list[dict]) -> dict:
 
 def aggregate(rows: list[dict], keys: list[str]) -> dict:
     answerable = [r for r in rows if r["answerable"]]
-    out = {"questions": len(rows), "answerable": len(answerable)}
+    out: dict[str, float | None] = {"questions": len(rows), "answerable": len(answerable)}
     for key in keys:
         values = [r[key] for r in answerable if r.get(key) is not None]
         out[key] = round(sum(values) / len(values), 4) if values else None
@@ -230,12 +235,12 @@ def latency(ours: Ours, peers: list, items, rounds: int, *, variants: dict | Non
     `previous`: an older checkout in a subprocess (`bench.public_qa.Previous`, the demo indexed as "demo"),
     timed inside the subprocess around its `ask`, its encoder cache as right after warm-up each time.
     """
-    calls = {
+    calls: dict[str, Callable[..., Any]] = {
         "qa-news ask (warmed service)": lambda item: ours.ask(item),
         "qa-news ask (cold: caches emptied)": lambda item: ours.ask(item),
     }
-    prepare = {"qa-news ask (warmed service)": lambda: ours.set_cache("warm"),
-               "qa-news ask (cold: caches emptied)": lambda: ours.set_cache("cold")}
+    prepare: dict[str, Callable[..., Any]] = {"qa-news ask (warmed service)": lambda: ours.set_cache("warm"),
+                                              "qa-news ask (cold: caches emptied)": lambda: ours.set_cache("cold")}
     for name, variant in (variants or {}).items():
         calls[name] = lambda item, variant=variant: variant.ask(item)
         prepare[name] = lambda variant=variant: variant.set_cache("warm")
@@ -278,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     smoke = args.mode == SMOKE
     articles = read_sources([demo_corpus_dir()], progress=False).articles
+    encoder: Encoder
     if smoke:
         encoder, model_path = HashEncoder(), None
         settings = Settings(model_name=encoder.name, show_progress=False, chunk_tokens=120)
@@ -297,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     if smoke:
         skipped = {"txtai": "smoke mode", "haystack": "smoke mode"}
     else:
+        assert model_path is not None  # set beside the model outside smoke mode
         for cls, module, install in ((Txtai, "txtai", "pip install txtai"),
                                      (Haystack, "haystack", "pip install haystack-ai==2.31.0")):
             if not installed(module):

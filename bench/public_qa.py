@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from bench.common import (
     FULL,
@@ -154,8 +155,8 @@ def load_held_out(folder: Path) -> tuple[list, dict]:
     trained = {passage_key(context) for context in {e.context for e in [*training, *extra_training]}}
     leaked = {(e.dataset, e.group) for e in {(e.dataset, e.group): e for e in held}.values() if passage_key(e.context) in trained}
     kept = [e for e in held if (e.dataset, e.group) not in leaked]
-    dropped = collections.Counter(dataset for dataset, _ in leaked)
-    dropped = {d: dropped[d] for d in OPEN_DATASETS if dropped[d]}
+    leaked_per_dataset = collections.Counter(dataset for dataset, _ in leaked)
+    dropped = {d: leaked_per_dataset[d] for d in OPEN_DATASETS if leaked_per_dataset[d]}
     facts = {"held_out_questions": len(held), "broken_questions_left_out": len(broken), "held_out_passages": len({(e.dataset, e.group) for e in held}),
              "passages_dropped_as_training_text_elsewhere": dropped,
              "kept_passages": dict(collections.Counter(e.dataset for e in {(e.dataset, e.group): e for e in kept}.values()))}
@@ -188,7 +189,7 @@ def choose_open_collection(examples: list, sizes: Sizes, rng: random.Random) -> 
         passages.append(Passage(dataset, group, title_of(dataset, first.title, first.context), first.context))
     # Answerable: one question per passage before a second one, sets in turn, so no set or passage dominates.
     per_dataset: dict[str, list] = collections.defaultdict(list)
-    unanswerable = []
+    unanswerable: list = []
     for dataset, group in chosen:
         questions = list(by_dataset[dataset][group])
         rng.shuffle(questions)
@@ -197,7 +198,7 @@ def choose_open_collection(examples: list, sizes: Sizes, rng: random.Random) -> 
         unanswerable.extend(q for q in questions if not q.answerable)
     for items in per_dataset.values():
         items.sort(key=lambda item: item[:2])
-    answerable = []
+    answerable: list = []
     cursors = {dataset: 0 for dataset in per_dataset}
     while len(answerable) < sizes.answerable and any(cursors[d] < len(per_dataset[d]) for d in per_dataset):
         for dataset in OPEN_DATASETS:
@@ -358,6 +359,9 @@ class Ours:
         return variant
 
     def indexed(self) -> list[tuple[str | None, str]]:
+        from qa.index import NewsIndex
+
+        assert isinstance(self.assistant.index, NewsIndex)  # Assistant.build over an index folder
         return [(a.url, a.body) for a in self.assistant.index.articles.values()]
 
     def ask(self, question: str, history: list | None = None) -> dict:
@@ -628,7 +632,7 @@ def breakdown(rows: list[dict]) -> dict:
 def by_kind(rows: list[dict], summary: Callable[[list[dict]], dict]) -> dict:
     """Abstention per kind of unanswerable question, each against all the answerable ones."""
     answerable = [r for r in rows if r["answerable"]]
-    kinds = sorted({r.get("kind") for r in rows if not r["answerable"] and r.get("kind")})
+    kinds = sorted({r["kind"] for r in rows if not r["answerable"] and r.get("kind")})
     return {kind: summary(answerable + [r for r in rows if r.get("kind") == kind]) for kind in kinds}
 
 
@@ -781,6 +785,7 @@ def history_variants() -> tuple[dict[str, Callable], dict[str, str]]:
     """Ways to pass the conversation that the product documents: name -> f(earlier questions, earlier records)."""
     variants: dict[str, Callable] = {"history as questions (strings)": lambda questions, records: list(questions)}
     skipped = {}
+    conversation: ModuleType | None
     try:
         from qa import conversation
     except ImportError:
@@ -886,6 +891,9 @@ def run_multi_turn(prepared: MultiTurn, sizes: Sizes, rng: random.Random, *, pre
     for name, figures in systems.items():
         if name.startswith("qa-news"):
             figures["latency"] = {**pooled, "pooled_over_qa_news_variants": True}
+    from qa.index import NewsIndex
+
+    assert isinstance(ours.assistant.index, NewsIndex)  # Assistant.build over an index folder
     return {"stories_held_out": sum(1 for _ in collection), "collection_articles": len(collection),
             "indexed_articles": len(ours.assistant.index.articles), "conversations": len(conversations),
             "turns_per_conversation": sizes.turns, "systems": systems,
@@ -1024,6 +1032,9 @@ def main(argv: list[str] | None = None) -> int:
         return out
 
     def result(multi_turn: dict | None) -> dict:
+        from qa.index import NewsIndex
+
+        assert isinstance(ours.assistant.index, NewsIndex)  # Assistant.build over an index folder
         return {"mode": args.mode, "seed": SEED, "seconds": round(time.perf_counter() - section_started, 1),
                 "load_average": {"start": load_at_start, "end": [round(x, 2) for x in os.getloadavg()]},
                 "data": {**data_facts, "source": str(QA_TRAIN)},

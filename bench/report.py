@@ -164,6 +164,7 @@ def _speed(data: dict | None) -> list[str]:
     skipped = _skipped(title, data)
     if skipped:
         return skipped
+    assert data is not None  # when None, _skipped returned "Not run."
     lines = [f"## {title}", "",
              "`python -m bench.speed`: every question new to the process (the vector cache is emptied before each), "
              "configurations interleaved question by question. BBC questions are made from article titles, for timing only.", ""]
@@ -285,6 +286,7 @@ def _peers(data: dict | None, plots: dict) -> list[str]:
     skipped = _skipped(title, data)
     if skipped:
         return skipped
+    assert data is not None  # when None, _skipped returned "Not run."
     lines = [f"## {title}", "",
              f"{data['articles']} articles, {data['chunks']} chunks, model {data['model']}, every system on the same chunks. "
              + (f"Not run: {', '.join(f'{k} ({v})' for k, v in data['peers_not_run'].items())}. " if data.get("peers_not_run") else ""), ""]
@@ -323,6 +325,7 @@ def _bbc(data: dict | None, plots: dict) -> list[str]:
     skipped = _skipped(title, data)
     if skipped:
         return skipped
+    assert data is not None  # when None, _skipped returned "Not run."
     build, raw, ratios = data["build"], data["raw_encoder"], data["ratios"]
     lines = [f"## {title}", "",
              f"{data['files']:,} files -> {data['articles']:,} articles ({data['duplicates_merged']} exact duplicates merged) "
@@ -360,6 +363,7 @@ def _scale(data: dict | None, plots: dict) -> list[str]:
     skipped = _skipped(title, data)
     if skipped:
         return skipped
+    assert data is not None  # when None, _skipped returned "Not run."
     lines = [f"## {title}", "",
              f"Vectors: {data['vectors']}; {data['synthetic_vectors']} (**synthetic beyond the real ones**). "
              f"Queries: {data['queries']} {data['query_source']}. The index switches from exact to approximate (`ivf-sq8`) "
@@ -393,6 +397,7 @@ def _onnx(data: dict | None) -> list[str]:
     skipped = _skipped(title, data)
     if skipped:
         return skipped
+    assert data is not None  # when None, _skipped returned "Not run."
     speed, latency, cosine = data["throughput"], data["query_latency"], data["cosine_to_full_precision"]
     lines = [f"## {title}", "",
              "`QA_ENCODER_BACKEND=onnx-int8` (`Settings(encoder_backend=\"onnx-int8\")`, `load_encoder(name, backend=\"onnx-int8\")`): the transformer exported once with torch.onnx, weights quantized "
@@ -426,6 +431,7 @@ def _public_qa(data: dict | None) -> list[str]:
     skipped = _skipped(title, data)
     if skipped:
         return skipped
+    assert data is not None  # when None, _skipped returned "Not run."
     facts, collection = data["data"], data["open_collection"]
     dropped = facts.get("passages_dropped_as_training_text_elsewhere", {})
     intro = (f"`python -m bench.public_qa` ({data['mode']} mode, {data.get('seconds', 0):.0f} s). Passages held out by "
@@ -601,6 +607,7 @@ def make_plots(results: dict, folder: Path) -> list[Path]:
     calibration = _shipped_calibration()
     check = (calibration or {}).get("record", {}).get("check")
     if check:
+        assert calibration is not None  # check came from it
         figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
         bins = check["reliability"]
         left.plot([0, 1], [0, 1], color="gray", linestyle="--", label="perfect calibration")

@@ -46,7 +46,7 @@ def real_vectors(work: Path) -> np.ndarray | None:
     return np.load(generation / "vectors.npy")
 
 
-def query_vectors(work: Path, count: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+def query_vectors(work: Path, count: int, rng: np.random.Generator) -> tuple[np.ndarray | None, str]:
     """Real sentences of BBC articles, embedded with the model (or perturbed vectors when there are no texts)."""
     texts_file = work / "bbc" / "texts.json"
     if texts_file.is_file():
@@ -120,7 +120,7 @@ def measure(directory: Path, queries_file: Path, truth_file: Path, sweep: bool) 
     loaded = process_memory()
     for query in queries[:5]:
         index.search(query, RETRIEVAL_K)
-    timings = {TOP_K: [], RETRIEVAL_K: []}
+    timings: dict[int, list[float]] = {TOP_K: [], RETRIEVAL_K: []}
     found = []
     for query, expected in zip(queries, truth, strict=True):
         for top_k in (TOP_K, RETRIEVAL_K):

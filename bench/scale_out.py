@@ -73,7 +73,7 @@ def questions(chunks: list[Chunk], vectors: np.ndarray, rng: np.random.Generator
 def write_faiss(directory: Path, articles, chunks, vectors) -> None:
     from qa.index import write_index
 
-    sentences = {a.id: (Span(0, len(a.body)),) for a in articles}
+    sentences: dict[str, tuple[Span, ...]] = {a.id: (Span(0, len(a.body)),) for a in articles}
     write_index(directory, articles, chunks, vectors, sentences, model_name="synthetic", chunking={})
 
 

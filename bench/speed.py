@@ -14,6 +14,7 @@ import random
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bench.common import (
     SMOKE,
@@ -24,8 +25,12 @@ from bench.common import (
     write_result,
 )
 
+if TYPE_CHECKING:
+    from embeddings.encoder import Encoder
+
 QUESTIONS = 120
-CONFIGURATIONS = {  # each names its encoder backend too: the question's vector is part of the time; highlight: the default unless named
+# Each names its encoder backend too: the question's vector is part of the time; highlight: the default unless named.
+CONFIGURATIONS: dict[str, dict[str, Any]] = {
     "torch reader, 6 sentences, 1 thread": {"encoder_backend": "torch", "reader_backend": "torch", "reader_sentences": 6, "reader_threads": 1},
     "torch reader, 6 sentences, 2 threads": {"encoder_backend": "torch", "reader_backend": "torch", "reader_sentences": 6, "reader_threads": 2},
     "torch reader, 4 sentences, 1 thread": {"encoder_backend": "torch", "reader_backend": "torch", "reader_sentences": 4, "reader_threads": 1},
@@ -64,10 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     if not smoke:
         from bench.bbc import bbc_dir
 
-        if bbc_dir() is not None:
-            collections["bbc"] = bbc_dir()
+        if (bbc := bbc_dir()) is not None:
+            collections["bbc"] = bbc
     configurations = dict(list(CONFIGURATIONS.items())[:1]) if smoke else CONFIGURATIONS
-    backends = dict.fromkeys(changes["encoder_backend"] for changes in configurations.values())
+    backends: dict[str, None] = dict.fromkeys(changes["encoder_backend"] for changes in configurations.values())
+    encoders: dict[str, Encoder]
     if smoke:
         fake = HashEncoder()
         base = Settings(model_name=fake.name, show_progress=False, chunk_tokens=120)
