@@ -248,10 +248,8 @@ def latency(ours: Ours, peers: list, items, rounds: int, *, variants: dict | Non
     prepare["qa-news retrieval only"] = lambda: ours.set_cache("warm")
     for peer in peers:
         calls[f"{peer.name} hybrid search"] = lambda item, peer=peer: peer.retrieve(peer_query(item))
-    timed_inside = set()
-    if previous is not None:
+    if previous is not None:  # its own timer's seconds: the pipe to the subprocess is not counted
         calls[PREVIOUS_WARM] = lambda item: previous.ask("demo", item.question, list(item.history), warm=True)["seconds"]
-        timed_inside.add(PREVIOUS_WARM)
     names = list(calls)
     for item in items[:3]:  # warm-up: models loaded, first-call costs paid
         for name in names:
@@ -266,7 +264,7 @@ def latency(ours: Ours, peers: list, items, rounds: int, *, variants: dict | Non
                     prepare[name]()  # outside the timed call
                 started = time.perf_counter()
                 result = calls[name](item)
-                samples[name].append(result if name in timed_inside else time.perf_counter() - started)
+                samples[name].append(result if name == PREVIOUS_WARM else time.perf_counter() - started)
     return {name: latency_summary(samples[name]) for name in names}
 
 
