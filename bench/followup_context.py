@@ -3,7 +3,9 @@
 `python -m bench.followup_context` indexes CoQA stories that are not held out (the held-out ones are
 the multi-turn benchmark of `bench.public_qa`), asks each conversation's turns in order with the
 earlier questions as history, and counts how often the first retrieved chunk comes from the
-conversation's story on follow-up turns, for several `Settings.context_turns`. Writes
+conversation's story on follow-up turns, for several `Settings.context_turns`; end to end, it asks
+each conversation with the earlier Answers as history, and each self-contained follow-up also alone
+and after another conversation's first three turns (which must not change its answer). Writes
 `bench/results/followup_context.json`.
 """
 
@@ -35,6 +37,19 @@ def prefer_articles(hits: list[Hit], article_ids: tuple[str, ...]) -> list[Hit]:
     order = {article_id: position for position, article_id in enumerate(article_ids)}
     ranked = sorted(hits, key=lambda hit: (order.get(hit.article.id, len(order)), hit.rank))
     return [replace(hit, rank=rank) for rank, hit in enumerate(ranked, start=1)]
+
+
+def converse(asker, questions: list[str]) -> list:
+    """Each question asked with the earlier Answers as history, as the chat does."""
+    earlier: list = []
+    for question in questions:
+        earlier.append(asker.ask(question, history=earlier or None))
+    return earlier
+
+
+def cites(answer, url: str) -> bool:
+    """Whether a found answer's first citation is the article at `url`."""
+    return bool(answer.found and answer.citations and answer.citations[0].url == url)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         # With earlier turns carried as Answers, their cited articles can be read first (`prefer_articles`):
         # each turn cites the story its own first hit came from, right or wrong, as the product would.
         carried: dict[str, list[bool]] = {"cited articles read first": [], "cited articles not preferred": []}
+        # Self-contained follow-ups ("Was James surprised?"), end to end: with their conversation, alone, and after the
+        # first three Answers of another conversation (issue 10: unrelated turns must not change their answer).
+        self_contained: dict[str, list[bool]] = {"with its conversation": [], "alone": [],
+                                                 "after another conversation, same answer as alone": []}
+        conversations = [converse(answering[False], [q["input_text"] for q in sorted(story["questions"], key=lambda q: q["turn_id"])][:3])
+                         for story in talks]
         leaning = 0
         for number, story in enumerate(talks, start=1):
             url = f"{URL_PREFIX}/coqa/{story['id']}"
@@ -103,8 +124,14 @@ def main(argv: list[str] | None = None) -> int:
                 for turn, question in enumerate(questions):
                     answer = asker.ask(question, history=earlier or None)
                     if turn:
-                        cited_id = answer.citations[0].article_id if answer.found and answer.citations else None
-                        end_to_end[carry_answers].append(cited_id is not None and story_of.get(cited_id) == url)
+                        end_to_end[carry_answers].append(cites(answer, url))
+                        if not carry_answers and not leans_on_context(question):
+                            self_contained["with its conversation"].append(cites(answer, url))
+                            alone = asker.ask(question)
+                            self_contained["alone"].append(cites(alone, url))
+                            other = conversations[rng.choice([i for i in range(len(conversations)) if i != number - 1])]
+                            after_other = asker.ask(question, history=other[:3])
+                            self_contained["after another conversation, same answer as alone"].append(after_other == alone)
                     earlier.append(answer)
             if number % 20 == 0:
                 say(f"followup_context: {number}/{len(talks)} conversations")
@@ -114,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
               "right_story_first": {str(c): round(sum(v) / max(1, len(v)), 4) for c, v in right.items()},
               "carried_answers_at_default_turns": {name: round(sum(bool(x) for x in v) / max(1, len(v)), 4)
                                                    for name, v in carried.items()},
+              "self_contained_follow_ups": {"turns": len(self_contained["alone"]),
+                                            **{name: round(sum(v) / max(1, len(v)), 4) for name, v in self_contained.items()}},
               "answers_as_history_first_citation_right_story": {
                   "questions and answers in the retrieval text": round(sum(end_to_end[True]) / max(1, len(end_to_end[True])), 4),
                   "questions only": round(sum(end_to_end[False]) / max(1, len(end_to_end[False])), 4)},

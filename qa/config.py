@@ -51,6 +51,10 @@ class Settings:
     hits_read: int = 8  # retrieved chunks whose sentences are candidate answers
     context_turns: int = 6  # earlier turns a follow-up reads: 3 -> 0.750, 6 -> 0.813, 8 -> 0.817 right story first on CoQA training stories (bench/followup_context.py)
     context_answers: bool = False  # earlier answers in a follow-up's retrieval text: 0.69 right story vs 0.80 questions only (bench/followup_context.py)
+    # A self-contained question after earlier turns is read as a follow-up only when the conversation's article holds at
+    # least this share of its words (IDF-weighted) and no less than its own best article does (Assistant.candidates).
+    # On CoQA training stories (bench/followup_context.py): 0.2-0.3 best on self-contained follow-ups, 0.5 stricter.
+    continue_min_coverage: float = 0.3
     # Candidate sentences the span reader reads per question (5 was tried: 16% faster, fewer off-collection questions caught, docs/reader.md).
     # calibration.json is fit for this number: after changing it, rerun `python -m qa.reader.calibrate`.
     reader_sentences: int = 6
@@ -95,6 +99,8 @@ class Settings:
             raise ConfigError(f"span_sharpening must be a number above 0, got {self.span_sharpening!r}")
         if self.fusion not in FUSIONS:
             raise ConfigError(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
+        if not (isinstance(self.continue_min_coverage, (int, float)) and 0.0 <= self.continue_min_coverage <= 1.0):
+            raise ConfigError(f"continue_min_coverage must be between 0 and 1, got {self.continue_min_coverage!r}")
         if not (isinstance(self.dense_weight, (int, float)) and 0.0 <= self.dense_weight <= 1.0):
             raise ConfigError(f"dense_weight must be between 0 and 1, got {self.dense_weight!r}")
         if self.min_confidence is not None and not (isinstance(self.min_confidence, (int, float)) and 0.0 <= self.min_confidence <= 1.0):

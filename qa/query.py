@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qa.conversation import Turn, leans_on_context
 from qa.lexicon_en import (
@@ -26,7 +26,10 @@ class Query:
     `text` is the question as the reader reads it (a pronoun replaced by the previous answer
     when that answer is a short name); `context` holds the words carried from earlier turns,
     for retrieval only; `context_articles` are the articles earlier answers cited, most
-    recent first. `unresolved` names a pronoun that nothing in the conversation can refer to.
+    recent first. A self-contained question keeps the conversation's words aside in
+    `held_context`: it is read alone unless its own words cannot tell the conversation's article
+    from its own best one (`Assistant.candidates`, `continued`). `unresolved` names a pronoun that
+    nothing in the conversation can refer to.
     """
 
     question: str
@@ -38,10 +41,15 @@ class Query:
     context: str = ""
     context_articles: tuple[str, ...] = ()
     unresolved: str | None = None
+    held_context: str = ""
 
     @property
     def follow_up(self) -> bool:
         return bool(self.context)
+
+    def continued(self) -> Query:
+        """This self-contained question read as a follow-up: its held conversation becomes its context."""
+        return replace(self, context=self.held_context, held_context="")
 
     @property
     def retrieval_text(self) -> str:
@@ -67,24 +75,33 @@ def build_query(question: str, turns: Sequence[Turn], *, top_k: int, since: dt.d
     """Resolve a (clean) question against earlier turns.
 
     A question that does not lean on context (no pronoun pointing outside it, more than a few
-    words) is read on its own, so unrelated earlier turns never change its answer. A follow-up's
-    retrieval reads the questions (and with `context_answers` the answers) of the last `context_turns` turns.
+    words) is read on its own, its conversation only held aside (`Query.held_context`), so
+    unrelated earlier turns never change its answer. A follow-up's retrieval reads the questions
+    (and with `context_answers` the answers) of the last `context_turns` turns.
     """
     kind = answer_type(question)
     if not leans_on_context(question):
-        return Query(question, question, kind, top_k, since, until)
+        if not turns:
+            return Query(question, question, kind, top_k, since, until)
+        context, articles = _conversation(turns, context_turns, context_answers)
+        return Query(question, question, kind, top_k, since, until, context_articles=articles, held_context=context)
     if not turns:
         pronoun = PERSONAL_PRONOUNS.search(question)
         if pronoun is not None and not _names_someone(question):
             return Query(question, question, kind, top_k, since, until, unresolved=pronoun.group())
         return Query(question, question, kind, top_k, since, until)
+    context, articles = _conversation(turns, context_turns, context_answers)
+    subject = next((turn.answer for turn in reversed(list(turns)[-context_turns:]) if turn.found and turn.answer), None)
+    text = _resolve_pronoun(question, subject) if subject and _is_name(subject) else question
+    return Query(question, text, kind, top_k, since, until, context=context, context_articles=articles)
+
+
+def _conversation(turns: Sequence[Turn], context_turns: int, context_answers: bool) -> tuple[str, tuple[str, ...]]:
+    """The last `context_turns` turns' words (newest first) and the articles their answers cited first."""
     recent = list(turns)[-context_turns:]
     context = " ".join(part for turn in reversed(recent)
                        for part in (turn.answer if turn.found and context_answers else None, turn.question) if part)
-    articles = tuple(dict.fromkeys(a for turn in reversed(recent) if turn.found for a in turn.article_ids[:1]))
-    subject = next((turn.answer for turn in reversed(recent) if turn.found and turn.answer), None)
-    text = _resolve_pronoun(question, subject) if subject and _is_name(subject) else question
-    return Query(question, text, kind, top_k, since, until, context=context, context_articles=articles)
+    return context, tuple(dict.fromkeys(a for turn in reversed(recent) if turn.found for a in turn.article_ids[:1]))
 
 
 def _names_someone(question: str) -> bool:

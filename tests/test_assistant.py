@@ -252,6 +252,76 @@ def test_a_short_self_contained_question_ignores_unrelated_history(assistant):
     assert assistant.ask(question, history=[assistant.ask(DIRECTOR)]) == assistant.ask(question)
 
 
+TWO_JAMESES = {
+    "storm.txt": """Storm Hits the Harbour
+Date: 2024-02-01
+
+A storm hit the harbour of Lindholm on Sunday night. James Orrin, who runs the ferry, was surprised that the old pier survived.
+The town council will meet on Friday to count the damage.
+""",
+    "bakery.txt": """Bakery Opens on Market Street
+Date: 2024-02-03
+
+A bakery opened on Market Street in Dornbach this week. Its owner, James Pell, was surprised by the queue on the first morning.
+The bakery sells rye bread and honey cakes.
+""",
+    "budget.txt": """Council Approves the Budget
+Date: 2024-02-05
+
+The council of Lindholm approved a budget of 12 million euros for roads and schools.
+""",
+}
+
+
+@pytest.fixture
+def two_jameses(tmp_path, settings, fake_encoder) -> Assistant:
+    folder = tmp_path / "jameses"
+    folder.mkdir()
+    for name, text in TWO_JAMESES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    index_sources([folder], settings.index_dir, settings=settings, encoder=fake_encoder)
+    return fake_assistant(settings.index_dir, settings, encoder=fake_encoder)
+
+
+def first_read_article(assistant: Assistant, question: str, history=None) -> str:
+    """The title of the article retrieval puts first for `question` after `history` (before the reader chooses)."""
+    from qa.conversation import parse_history
+    from qa.query import build_query
+
+    return assistant.candidates(build_query(question, parse_history(history), top_k=5))[0].article.title
+
+
+def test_a_question_its_own_words_cannot_place_follows_the_conversation(two_jameses):
+    question = "Was James surprised?"  # both articles hold "James" and "surprised": the conversation decides
+    storm = two_jameses.ask("Who runs the ferry in Lindholm?")
+    bakery = two_jameses.ask("Who owns the bakery on Market Street?")
+    assert storm.citations[0].title == "Storm Hits the Harbour" and bakery.citations[0].title == "Bakery Opens on Market Street"
+    for earlier in (storm, bakery):
+        title = earlier.citations[0].title
+        for history in ([earlier], [earlier.question], [{"role": "user", "content": earlier.question},
+                                                         {"role": "assistant", "content": "", "metadata": turn_metadata(earlier)}]):
+            assert first_read_article(two_jameses, question, history) == title, history
+    assert two_jameses.ask(question, history=[storm]).citations[0].title == "Storm Hits the Harbour"
+
+
+def test_a_question_its_own_words_place_ignores_the_conversation(two_jameses):
+    storm = two_jameses.ask("Who runs the ferry in Lindholm?")
+    for question in ("What bread does the bakery sell?", "Was James Pell surprised by the queue?"):
+        alone = two_jameses.ask(question)
+        assert alone.citations[0].title == "Bakery Opens on Market Street"
+        assert two_jameses.ask(question, history=[storm]) == alone
+        assert two_jameses.ask(question, history=[storm.question]) == alone
+
+
+def test_a_conversation_whose_article_lacks_the_question_words_changes_nothing(two_jameses):
+    question = "Was James surprised?"
+    alone = two_jameses.ask(question)
+    budget = two_jameses.ask("How large is the budget for roads and schools?")
+    assert budget.citations[0].title == "Council Approves the Budget"
+    for history in ([budget], [budget.question], ["Who won the World Cup?"]):
+        assert two_jameses.ask(question, history=history) == alone, history
+
+
 @pytest.mark.parametrize("history", [5, "Who directed the film?", {"role": "user", "content": "Who?"}, ["Who?", None], [3.5]])
 def test_a_history_that_is_not_a_list_of_turns_raises_question_error(assistant, history):
     with pytest.raises(QuestionError) as raised:

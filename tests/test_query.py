@@ -23,11 +23,19 @@ def test_a_question_without_history_is_read_as_it_is():
     assert query.terms == ["direct", "open", "film", "festival"]
 
 
-def test_a_self_contained_question_ignores_the_history():
+def test_a_self_contained_question_is_read_alone_with_its_conversation_held_aside():
     alone = build_query("How many tickets did the Riverside Film Festival sell?", (), top_k=5)
+    assert alone.context == alone.held_context == "" and alone.context_articles == ()
     for turns in [(MAYOR,), (DIRECTOR, MAYOR), (Turn("Who won the World Cup?"),)]:
-        assert build_query("How many tickets did the Riverside Film Festival sell?", turns, top_k=5) == alone
-    assert alone.context == "" and alone.context_articles == ()
+        query = build_query("How many tickets did the Riverside Film Festival sell?", turns, top_k=5)
+        assert not query.follow_up and query.context == ""
+        assert (query.text, query.retrieval_text, query.terms, query.names) == (alone.text, alone.retrieval_text, alone.terms, alone.names)
+        assert query.held_context == " ".join(turn.question for turn in reversed(turns))
+    query = build_query("How many tickets did the Riverside Film Festival sell?", (DIRECTOR, MAYOR), top_k=5)
+    assert query.context_articles == ("harbour", "festival")  # each found turn's first citation, most recent first
+    continued = query.continued()
+    assert continued.follow_up and continued.held_context == ""
+    assert continued.retrieval_text == query.text + " Who is the mayor of Port Selin? " + DIRECTOR.question
 
 
 def test_a_follow_up_carries_the_recent_turns_for_retrieval():

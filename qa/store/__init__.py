@@ -69,6 +69,10 @@ class Store(Protocol):
 
     def sentences(self, article_id: str) -> tuple[Span, ...]: ...
 
+    def article(self, article_id: str) -> Article | None:
+        """One article by id; None if the store does not hold it (an id carried from another collection)."""
+        ...
+
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term among the chunks."""
         ...

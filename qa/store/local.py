@@ -54,5 +54,8 @@ class LocalStore:
     def sentences(self, article_id: str) -> tuple[Span, ...]:
         return self.index.sentences[article_id]
 
+    def article(self, article_id: str) -> Article | None:
+        return self.index.articles.get(article_id)
+
     def idf(self, term: str) -> float:
         return self.index.lexical.idf(term)

@@ -332,6 +332,10 @@ class MilvusStore:
     def sentences(self, article_id: str) -> tuple[Span, ...]:
         return self._fetch([article_id])[article_id][1]
 
+    def article(self, article_id: str) -> Article | None:
+        found = self._fetch([article_id]).get(article_id)
+        return found[0] if found else None
+
     def idf(self, term: str) -> float:
         """BM25's inverse document frequency, from Milvus's text-match index over the chunks' tokens."""
         frequency = self._document_frequency.get(term)
