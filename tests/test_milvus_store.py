@@ -73,6 +73,8 @@ def test_demo_index_in_milvus_holds_what_faiss_holds(demo_pair):
     assert {a.id: a for a in milvus.store.articles()} == faiss.index.articles
     for article_id, spans in faiss.index.sentences.items():
         assert milvus.store.sentences(article_id) == spans
+        assert milvus.store.article(article_id) == faiss.store.article(article_id) == faiss.index.articles[article_id]
+    assert milvus.store.article("no-such-article") is None and faiss.store.article("no-such-article") is None
 
 
 @pytest.mark.parametrize("fusion", ["convex", "rrf"])
