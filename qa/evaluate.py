@@ -32,7 +32,7 @@ def read_eval_file(path: Path) -> list[EvalItem]:
     """Questions from a JSONL file; each line needs `question`, and `answers` unless unanswerable."""
     items = []
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8").split("\n")  # not splitlines: U+2028 may sit inside a record
     except OSError as error:
         raise IngestError(f"cannot read eval file {path}: {error.strerror}") from error
     for number, line in enumerate(lines, 1):

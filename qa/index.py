@@ -489,7 +489,7 @@ def _load_generation(generation: Path, index_dir: Path, *, settings: Settings, c
         _verify_files(generation, manifest["files"], rebuild_hint)
     try:
         articles, sentences = {}, {}
-        for line in (generation / ARTICLES_FILE).read_text(encoding="utf-8").splitlines():
+        for line in _jsonl_lines(generation / ARTICLES_FILE):
             record = json.loads(line)
             spans = tuple(Span(s, e) for s, e in record.pop("sentences"))
             published = record.pop("published")
@@ -499,7 +499,7 @@ def _load_generation(generation: Path, index_dir: Path, *, settings: Settings, c
             sentences[record["id"]] = spans
         chunks: list[Chunk] = []
         rows: dict[str, list[int]] = {}
-        for row, line in enumerate((generation / CHUNKS_FILE).read_text(encoding="utf-8").splitlines()):
+        for row, line in enumerate(_jsonl_lines(generation / CHUNKS_FILE)):
             record = json.loads(line)
             body = articles[record["article_id"]].body
             chunks.append(Chunk(id=record["id"], article_id=record["article_id"], text=body[record["start"]:record["end"]],
@@ -546,3 +546,9 @@ def check_dimension(index: NewsIndex, encoder: Encoder) -> None:
             f"index at {index.path.parent} holds {index.vectors.dimension}-d vectors but model {encoder.name!r} makes "
             f"{encoder.dimension}-d ones: use the model it was built with ({index.model_name}) or rebuild the index"
         )
+
+
+def _jsonl_lines(path: Path) -> list[str]:
+    """The records of a JSONL file written here. Split on "\n" only: `str.splitlines` would also split inside a
+    record at characters JSON leaves unescaped, such as U+2028 LINE SEPARATOR or U+0085 in an article's body."""
+    return [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]

@@ -75,6 +75,14 @@ def test_read_eval_file_reads_the_dev_format(tmp_path):
     assert (second.id, second.answerable, second.history) == ("2", False, ("Who?",))
 
 
+def test_read_eval_file_keeps_a_record_whose_text_holds_a_line_separator(tmp_path):
+    path = tmp_path / "q.jsonl"
+    record = {"question": "Who opened the pier?\u2028Which year?", "answers": ["Ada\u2029Quay"]}
+    path.write_text(json.dumps(record, ensure_ascii=False) + "\r\n", encoding="utf-8")
+    (item,) = read_eval_file(path)
+    assert (item.question, item.answers) == (record["question"], ("Ada\u2029Quay",))
+
+
 @pytest.mark.parametrize(("content", "message"), [
     ("", "holds no questions"),
     ("\n\n", "holds no questions"),

@@ -76,6 +76,15 @@ def test_build_then_load_round_trip(tmp_path, small_settings, fake_encoder):
     assert index.date_range() == (dt.date(2024, 1, 1), dt.date(2024, 1, 3))
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x1c", "\x0b"])
+def test_a_body_with_a_character_splitlines_breaks_on_survives_the_round_trip(tmp_path, small_settings, fake_encoder, separator):
+    # JSON leaves these unescaped in articles.jsonl, and str.splitlines treats each as a line end.
+    articles = [*make_articles(), Article(id="odd", title="Odd Separators", body=f"The pier reopened.{separator}It cost 5 million euros.")]
+    build_index(articles, tmp_path / "idx", settings=small_settings, encoder=fake_encoder)
+    index = load_index(tmp_path / "idx", settings=small_settings)
+    assert index.articles == {a.id: a for a in articles}
+
+
 def test_manifest_contents(tmp_path, small_settings, fake_encoder):
     articles = make_articles()
     build_index(articles, tmp_path / "idx", settings=small_settings, encoder=fake_encoder)
