@@ -100,6 +100,10 @@ def leans_on_context(question: str) -> bool:
     """
     if REFERRING_PRONOUNS.search(question) is not None or CONTINUATIONS.match(question.strip()):
         return True
-    own_terms = [w for w in words(question) if w not in STOPWORDS]
     names_something = any(word[:1].isupper() for word in question.split()[1:])
-    return len(own_terms) <= FOLLOW_UP_MAX_TERMS and not names_something
+    return says_little(question) and not names_something
+
+
+def says_little(question: str) -> bool:
+    """Whether a question has at most FOLLOW_UP_MAX_TERMS words beyond stopwords ("How old is he?" has one)."""
+    return len([w for w in words(question) if w not in STOPWORDS]) <= FOLLOW_UP_MAX_TERMS

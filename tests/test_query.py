@@ -109,6 +109,15 @@ def test_a_question_naming_someone_or_using_it_is_not_unresolved(question):
     assert build_query(question, (), top_k=5).unresolved is None
 
 
+@pytest.mark.parametrize("question", [
+    "What did he find in the old harbour warehouse?",  # four words of its own: its words can find the article it is about
+    "Which beverage company signed a contract allowing them to broadcast ads at a discount?",
+])
+def test_a_first_question_that_says_enough_is_read_as_written_about_one_article(question):
+    query = build_query(question, (), top_k=5)
+    assert query.unresolved is None and not query.follow_up and query.text == question
+
+
 def test_a_pronoun_with_earlier_questions_but_no_answers_is_not_unresolved():
     query = build_query("How old is he?", (Turn("Who is the mayor of Port Selin?"),), top_k=5)
     assert query.unresolved is None
