@@ -142,7 +142,10 @@ def _calibration(plots: dict) -> list[str]:
              f"over {record['passages']:,} passages of the training part of the public QA data, {record.get('off_collection_questions', 0)} of "
              f"them about passages left out of the collection; {record['fit_questions']:,} fit the models, the {record['threshold_questions']} "
              f"below (by passage) chose the threshold **{data['threshold']:.3f}** (at most {record['false_not_found_target']:.0%} of answerable "
-             "questions below it) and give these figures. *Right* means the cited sentence holds a gold answer.", ""]
+             f"questions{_threshold_sets(record)} below it) and give these figures. *Right* means the cited sentence holds a gold answer.", ""]
+    if record.get("answerable_not_found_by_dataset"):
+        lines += ["Answerable questions answered \"not found\", by dataset: " + ", ".join(
+            f"{name} {value:.3f}" for name, value in record["answerable_not_found_by_dataset"].items()) + ".", ""]
     lines += _table(["measure", "value"], [
         ["answerable questions answered \"not found\"", check["answerable_not_found"]],
         ["unanswerable questions caught (all)", check["unanswerable_caught"]],
@@ -636,6 +639,12 @@ def _save(figure, path: Path, plt) -> Path:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def _threshold_sets(record: dict) -> str:
+    """Which datasets' answerable questions set the threshold, when not all of them did."""
+    chosen = record.get("threshold_datasets")
+    return f" of {', '.join(chosen)}" if chosen else ""
 
 
 def main(argv: list[str] | None = None) -> int:

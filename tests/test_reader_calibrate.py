@@ -18,7 +18,7 @@ def test_calibrate_fits_models_and_a_threshold_and_writes_them(tmp_path):
     from qa.reader.features import SHORTLIST_FEATURES
 
     args = argparse.Namespace(data=str(QA_TRAIN), weights=str(tmp_path), passages=24, questions_per_passage=1, off_collection=6,
-                              withheld=5, false_not_found=0.05, threads=1, seed=3, dry_run=False)
+                              withheld=5, false_not_found=0.05, threshold_datasets="", threads=1, seed=3, dry_run=False)
     fitted = calibrate(args, encoder=FakeEncoder(), reader=FakeReader())
     assert 0.0 <= fitted.threshold <= 1.0
     assert fitted.record["off_collection_questions"] == 6
