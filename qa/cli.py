@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
                          "file ending in .db, or a Milvus server http://host:19530 (docs/scale-out.md)")
         return sub
 
-    index = add("index", _run_index, "Index article files and folders (scraped pages, .txt/.md, .jsonl/.csv, .html).")
+    index = add("index", _run_index, "Index article files and folders (scraped pages, .txt/.md, .json/.jsonl/.csv, .html).")
     index.add_argument("sources", nargs="+", type=Path, help="files or folders to index")
     index.add_argument("--rebuild", action="store_true", help="embed everything again instead of updating")
     index.add_argument("--quiet", action="store_true", help="no progress bars")

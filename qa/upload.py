@@ -87,7 +87,7 @@ class SessionCollection:
             if self.closed:
                 raise UploadError("this session has ended: reload the page and add the articles again")
             if not paths and not pasted:
-                raise UploadError("nothing to add: choose files (.txt, .md, .jsonl, .csv, .html) or paste an article's text")
+                raise UploadError("nothing to add: choose files (.txt, .md, .json, .jsonl, .csv, .html) or paste an article's text")
             say(0.05, "checking the files")
             incoming = self._check_limits(paths, pasted)
             added_paths = self._store(paths, pasted)

@@ -275,6 +275,45 @@ def test_jsonl_records_and_bad_lines(tmp_path: Path) -> None:
     assert result.skipped[3].reason == "record has no title; keys found: 'body'"
 
 
+def test_json_files_of_records_in_the_shapes_news_exports_use(tmp_path: Path) -> None:
+    newsapi = {"status": "ok", "totalResults": 2, "articles": [
+        {"source": {"name": "Example"}, "title": "Bridge Repairs Approved", "description": "Short.", "content": LONG_BODY,
+         "publishedAt": "2025-04-17T09:30:00Z", "url": "https://news.example.org/bridge"},
+        {"title": "No Text At All", "url": "https://news.example.org/none"},
+    ]}
+    huffpost = [{"headline": "Library Reopens", "short_description": "The library reopened on Monday.",
+                 "link": "https://x.example/lib", "date": "2025-04-18"}, "not a record"]
+    single = {"Title": "Tram Line Extended", "article": "The tram line was extended to the harbour.", "pubDate": "Fri, 18 Apr 2025 08:00:00 GMT"}
+    files = [write(tmp_path, "newsapi.json", json.dumps(newsapi)), write(tmp_path, "huffpost.json", json.dumps(huffpost)),
+             write(tmp_path, "one.json", json.dumps(single)),
+             write(tmp_path, "lines.ndjson", json.dumps({"title": "Ferry Resumes", "body": "The ferry resumed."}) + "\n")]
+    result = read_sources(files)
+    articles = by_title(result)
+    assert set(articles) == {"Bridge Repairs Approved", "Library Reopens", "Tram Line Extended", "Ferry Resumes"}
+    assert articles["Bridge Repairs Approved"].body == LONG_BODY  # the full text, not the description
+    assert (articles["Bridge Repairs Approved"].published, articles["Bridge Repairs Approved"].url) == (
+        dt.date(2025, 4, 17), "https://news.example.org/bridge")
+    assert (articles["Library Reopens"].body, articles["Library Reopens"].url) == ("The library reopened on Monday.", "https://x.example/lib")
+    assert articles["Library Reopens"].published == dt.date(2025, 4, 18)
+    assert articles["Tram Line Extended"].published == dt.date(2025, 4, 18)
+    assert sorted(s.reason for s in result.skipped) == [
+        "record 2: expected a JSON object, got str",
+        "record 2: record 'No Text At All' has an empty body (give 'body', 'text' or 'content')",
+    ]
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    ('{"title": "A", "body": "B"}\n{"title": "C", "body": "D"}\n', "(one record per line is JSON Lines: name the file .jsonl)"),
+    ('{"count": 3, "ok": true}', "no article records found: expected a list of objects with a title and a body, got an object with keys 'count', 'ok'"),
+    ('"just a string"', "got a JSON str"),
+    ('{"a": [{"title": "x"}], "b": [{"title": "y"}]}', "no article records found"),
+])
+def test_a_json_file_without_records_is_skipped_saying_why(tmp_path: Path, content: str, reason: str) -> None:
+    path = write(tmp_path, "export.json", content)
+    (skipped,) = read_sources([path, write(tmp_path, "ok.txt", "Title\n\n" + LONG_BODY)]).skipped
+    assert skipped.path == str(path) and reason in skipped.reason
+
+
 def test_csv_records_with_line_numbers(tmp_path: Path) -> None:
     text = (
         "Title,Content,Date,URL\r\n"
@@ -295,10 +334,10 @@ def test_csv_records_with_line_numbers(tmp_path: Path) -> None:
 
 def test_csv_missing_column_skips_the_file(tmp_path: Path) -> None:
     write(tmp_path, "ok.txt", "Title\n\n" + LONG_BODY)
-    path = write(tmp_path, "bad.csv", "title,summary\nA,B\n")
+    path = write(tmp_path, "bad.csv", "title,notes\nA,B\n")
     result = read_sources([tmp_path])
     assert result.skipped == (
-        Skipped(str(path), "missing column 'body'/'text'/'content'; columns found: 'title', 'summary'"),
+        Skipped(str(path), "missing column 'body'/'text'/'content'; columns found: 'title', 'notes'"),
     )
 
 

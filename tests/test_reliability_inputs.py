@@ -70,7 +70,7 @@ def bad_collection(folder: Path) -> dict[str, str]:
         "this line is not JSON",
         json.dumps({"title": "Tram Line Extended", "text": GOOD_BODY.replace("flood barrier", "tram line")}),
     ]) + "\n")
-    write(folder, "no-body-column.csv", "title,summary,date\nA Story,Short,2024-01-01\n")
+    write(folder, "no-body-column.csv", "title,notes,date\nA Story,Short,2024-01-01\n")
     write(folder, "short-rows.csv", "title,body\nCanal Cleaned,\"" + GOOD_BODY.replace("flood barrier", "canal")
           + "\"\nRow Without Body\n")
     write(folder, "slides.pdf", b"%PDF-1.4\n")

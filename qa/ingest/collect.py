@@ -17,7 +17,7 @@ from qa.ingest.html_pages import read_html
 from qa.ingest.identity import disambiguate_ids, make_article
 from qa.ingest.outcome import Parsed, Shortened, Skipped, skip_file
 from qa.ingest.pages import is_search_page, read_search_page
-from qa.ingest.records import read_csv, read_jsonl
+from qa.ingest.records import read_csv, read_json, read_jsonl
 from qa.types import Article
 
 __all__ = ["ACCEPTED_FORMATS", "MAX_BODY_CHARS", "IngestResult", "Shortened", "Skipped", "cap_lengths", "list_files", "read_file", "read_sources"]
@@ -33,13 +33,15 @@ ACCEPTED_FORMATS = MappingProxyType({
     ".md": "one markdown article",
     ".markdown": "one markdown article",
     ".jsonl": "one JSON record per line",
+    ".ndjson": "one JSON record per line",
+    ".json": "a list of JSON records",
     ".csv": "records with a header row",
     ".html": "a saved article page",
     ".htm": "a saved article page",
 })
 _HINT = (
     "accepted: .txt (one article, or a saved search-result page), .md (one article, title on "
-    "the first line), .jsonl/.csv (records with 'title' and 'body'/'text'/'content'), "
+    "the first line), .json/.jsonl/.csv (records with 'title' and 'body'/'text'/'content'), "
     ".html/.htm (saved article pages)"
 )
 
@@ -149,8 +151,10 @@ def read_file(shown: str, path: Path) -> Parsed:
         return skip_file(shown, "empty file (only whitespace)")
     if extension in {".html", ".htm"}:
         return read_html(data, shown)
-    if extension == ".jsonl":
+    if extension in {".jsonl", ".ndjson"}:
         return read_jsonl(text, shown)
+    if extension == ".json":
+        return read_json(text, shown)
     if extension == ".csv":
         return read_csv(text, shown)
     if extension == ".txt" and is_search_page(text):

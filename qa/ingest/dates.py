@@ -60,7 +60,17 @@ def parse_date_field(value: object) -> dt.date | None:
         return None
     if match := _ISO_PREFIX.fullmatch(value.strip()):
         return _make_date(*match.groups())
-    return parse_date(value)
+    return parse_date(value) or _rfc_2822_date(value.strip())
+
+
+def _rfc_2822_date(value: str) -> dt.date | None:
+    """The date of an RSS/e-mail timestamp ("Fri, 18 Apr 2025 08:00:00 GMT"), in the writer's own time zone."""
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(value).date()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def _make_date(year: str, month: str | int | None, day: str) -> dt.date | None:

@@ -1,9 +1,12 @@
-"""Read JSONL and CSV files of article records.
+"""Read JSON, JSONL and CSV files of article records.
 
-Each record needs a `title` and a body under `body`, `text` or `content` (the first
-non-empty one wins); `date` or `published`, and `url` are optional; `source` is used as
-the url when it is a web address and no `url` is given. Keys and column names are
-matched case-insensitively.
+Each record needs a title (`title` or `headline`) and a body (`body`, `text`, `content`,
+`article`, `story`, or failing those a `description` or `summary`; the first non-empty one
+wins); a date (`date`, `published`, `published_at`, `publishedAt`, `pubDate`, `publish_date`,
+`datetime`) and a web address (`url`, `link`, or `source` when it is one) are optional: the
+names of common news exports (NewsAPI, RSS, HuffPost, CNN/DailyMail). Keys and column names are
+matched case-insensitively. A .json file holds a list of records, or an object whose one list
+of records is under any key (`articles`, `data`, `items`, ...), or a single record.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from qa.ingest.identity import make_article
 from qa.ingest.outcome import Parsed, Skipped, skip_file
 from qa.types import Article
 
-TITLE_KEYS = ("title",)
-BODY_KEYS = ("body", "text", "content")
-DATE_KEYS = ("date", "published")
-URL_KEYS = ("url", "source")
+TITLE_KEYS = ("title", "headline")
+# Full text first; a description or summary is the body only when a record has nothing longer.
+BODY_KEYS = ("body", "text", "content", "article", "story", "description", "short_description", "summary")
+DATE_KEYS = ("date", "published", "published_at", "publishedat", "pubdate", "publish_date", "datetime")
+URL_KEYS = ("url", "link", "source")
 _WEB_ADDRESS = re.compile(r"(?:https?://|www\.)\S+", re.I)
 
 
@@ -47,6 +51,46 @@ def read_jsonl(text: str, source: str) -> Parsed:
             continue
         _add(record_to_article(record, source, number), articles, skipped)
     return Parsed(tuple(articles), tuple(skipped))
+
+
+def read_json(text: str, source: str) -> Parsed:
+    """A JSON document of records: a list, an object holding one list of records, or one record."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        hint = " (one record per line is JSON Lines: name the file .jsonl)" if exc.msg == "Extra data" else ""
+        return skip_file(source, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}")
+    except RecursionError:
+        return skip_file(source, "JSON nested too deeply to hold article records")
+    records = _records_in(document)
+    if records is None:
+        shape = f"an object with keys {', '.join(repr(k) for k in list(document)[:8])}" if isinstance(document, dict) \
+            else f"a JSON {type(document).__name__}"
+        return skip_file(source, f"no article records found: expected a list of objects with a title and a body, got {shape}")
+    articles: list[Article] = []
+    skipped: list[Skipped] = []
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            skipped.append(Skipped(source, f"record {number}: expected a JSON object, got {type(record).__name__}"))
+            continue
+        result = record_to_article(record, source)
+        if isinstance(result, Skipped):
+            result = Skipped(source, f"record {number}: {result.reason}")
+        _add(result, articles, skipped)
+    return Parsed(tuple(articles), tuple(skipped))
+
+
+def _records_in(document: object) -> list | None:
+    """The list of records a JSON document holds, or None when it holds none."""
+    if isinstance(document, list):
+        return document
+    if not isinstance(document, dict):
+        return None
+    fields = {str(key).strip().casefold() for key in document}
+    if fields & set(TITLE_KEYS) and fields & set(BODY_KEYS):
+        return [document]
+    lists = [value for value in document.values() if isinstance(value, list) and any(isinstance(v, dict) for v in value)]
+    return lists[0] if len(lists) == 1 else None
 
 
 def read_csv(text: str, source: str) -> Parsed:
@@ -88,7 +132,7 @@ def missing_columns(columns: list[str]) -> list[str]:
     missing = []
     for keys in (TITLE_KEYS, BODY_KEYS):
         if not any(key in columns for key in keys):
-            missing.append("/".join(repr(key) for key in keys))
+            missing.append("/".join(repr(key) for key in keys[:3]))  # the usual names; the docstring lists the rest
     return missing
 
 
