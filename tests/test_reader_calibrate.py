@@ -29,3 +29,11 @@ def test_calibrate_fits_models_and_a_threshold_and_writes_them(tmp_path):
         SHORTLIST_FEATURES, SENTENCE_FEATURES, CONFIDENCE_FEATURES)
     again = calibrate(argparse.Namespace(**{**vars(args), "dry_run": True}), encoder=FakeEncoder(), reader=FakeReader())
     assert again.to_json() | {"record": None} == fitted.to_json() | {"record": None}  # same seed, same fit
+    assert set(fitted.record["answerable_not_found_by_dataset"]) <= set(fitted.record["threshold_datasets"])  # "": every set
+
+    # Only the chosen datasets' answerable questions set the threshold; the fitted models stay the same.
+    typed = calibrate(argparse.Namespace(**{**vars(args), "dry_run": True, "threshold_datasets": "squad"}),
+                      encoder=FakeEncoder(), reader=FakeReader())
+    assert typed.record["threshold_datasets"] == ["squad"]
+    assert (typed.shortlist, typed.sentence, typed.confidence) == (fitted.shortlist, fitted.sentence, fitted.confidence)
+    assert typed.record["check"]["auroc_answerable_vs_unanswerable"] == fitted.record["check"]["auroc_answerable_vs_unanswerable"]
