@@ -53,7 +53,8 @@ class Settings:
     context_answers: bool = False  # earlier answers in a follow-up's retrieval text: 0.69 right story vs 0.80 questions only (bench/followup_context.py)
     # A self-contained question after earlier turns is read as a follow-up only when the conversation's article holds at
     # least this share of its words (IDF-weighted) and no less than its own best article does (Assistant.candidates).
-    # On CoQA training stories (bench/followup_context.py): 0.2-0.3 best on self-contained follow-ups, 0.5 stricter.
+    # On CoQA training stories 0.2-0.3 put self-contained follow-ups in their story most often, 0.5 less
+    # (bench/results/experiments/followup-conversation-article-coverage.json).
     continue_min_coverage: float = 0.3
     # Candidate sentences the span reader reads per question (5 was tried: 16% faster, fewer off-collection questions caught, docs/reader.md).
     # calibration.json is fit for this number: after changing it, rerun `python -m qa.reader.calibrate`.
