@@ -290,10 +290,11 @@ class Assistant:
         as a follow-up only if it `continues` the conversation.
         """
         served = served or self._served
-        hits = self._search(query.retrieval_text, max(query.top_k, self.settings.hits_read), restriction, served)
+        count = max(query.top_k, self.settings.hits_read)
+        hits = self._search(query.retrieval_text, count, restriction, served)
         if query.held_context and hits and self._continues(query, hits[0].article, restriction, served):
             query = query.continued()
-            hits = self._search(query.retrieval_text, max(query.top_k, self.settings.hits_read), restriction, served)
+            hits = self._search(query.retrieval_text, count, restriction, served)
         store = served.store
         return candidates_from_hits(hits, store.sentences, query.terms, store.idf,
                                     names=query.names, terms_of=functools.partial(self._article_terms, served=served))

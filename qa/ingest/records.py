@@ -4,7 +4,7 @@ Each record needs a title (`title` or `headline`) and a body (`body`, `text`, `c
 `article`, `story`, or failing those a `description` or `summary`; the first non-empty one
 wins); a date (`date`, `published`, `published_at`, `publishedAt`, `pubDate`, `publish_date`,
 `datetime`) and a web address (`url`, `link`, or `source` when it is one) are optional: the
-names of common news exports (NewsAPI, RSS, HuffPost, CNN/DailyMail). Keys and column names are
+names of common news exports (NewsAPI, RSS, HuffPost). Keys and column names are
 matched case-insensitively. A .json file holds a list of records, or an object whose one list
 of records is under any key (`articles`, `data`, `items`, ...), or a single record.
 """

@@ -244,8 +244,9 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
     check_labels = np.array(confidence_labels[False])
     answerable = np.array(answerable_flags, dtype=bool)
     # The threshold keeps `false_not_found` of the answerable questions of `threshold_datasets` below it (all when empty).
+    dataset_of = np.array(datasets)
     chosen_sets = set(args.threshold_datasets.split(",")) if args.threshold_datasets else set(datasets)
-    defining = answerable & np.array([d in chosen_sets for d in datasets], dtype=bool)
+    defining = answerable & np.isin(dataset_of, sorted(chosen_sets))
     threshold = float(np.quantile(check[defining], args.false_not_found)) if defining.any() else 0.5
     record = {
         "seed": args.seed, "reader_sentences": settings.reader_sentences, "fusion": settings.fusion, "dense_weight": settings.dense_weight,
@@ -259,8 +260,8 @@ def calibrate(args: argparse.Namespace, *, encoder: Any = None, reader: Any = No
                            for kind in sorted(set(kinds))} if kinds else {},
         "threshold_datasets": sorted(chosen_sets),
         "answerable_not_found_by_dataset": {
-            name: round(float((check[answerable & (np.array(datasets) == name)] < threshold).mean()), 3)
-            for name in sorted(set(datasets)) if (answerable & (np.array(datasets) == name)).any()},
+            name: round(float((check[answerable & (dataset_of == name)] < threshold).mean()), 3)
+            for name in sorted(set(datasets)) if (answerable & (dataset_of == name)).any()},
     }
     header = read_header(Path(args.weights)) if (Path(args.weights) / "reader.json").is_file() else {"sha256": ""}
     calibration = Calibration(shortlist_model, sentence_model, confidence_model, threshold, header["sha256"], record)
