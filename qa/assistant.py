@@ -28,7 +28,7 @@ from qa.index import NewsIndex, UpdateReport, build_index, live_generation, load
 from qa.locking import GenerationLease, lease_generation
 from qa.query import Query, build_query
 from qa.reader.calibration import Calibration, load_calibration
-from qa.reader.features import Candidate, article_terms, candidates_from_hits, shortlist
+from qa.reader.features import Candidate, article_terms, candidates_from_hits, shortlist, weighted_coverage
 from qa.reader.model import HIGHLIGHT_WEIGHTS_DIR, Reading, SpanReader, read_header
 from qa.store import (
     FAISS,
@@ -324,14 +324,12 @@ class Assistant:
             conversation = first[0].article if first else None
         if conversation is None or conversation.id == best.id:
             return False
-        terms = list(dict.fromkeys(content_terms(query.text)))
-        weights = [store.idf(term) for term in terms]
-        if not terms or sum(weights) <= 0:
+        weights = {term: store.idf(term) for term in content_terms(query.text)}
+        if sum(weights.values()) <= 0:
             return False
 
         def coverage(article: Article) -> float:
-            held = self._article_terms(article, served)[1]
-            return sum(w for term, w in zip(terms, weights, strict=True) if term in held) / sum(weights)
+            return weighted_coverage(weights, self._article_terms(article, served)[1])
 
         share = coverage(conversation)
         return share >= self.settings.continue_min_coverage and share >= coverage(best)

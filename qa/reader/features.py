@@ -64,6 +64,12 @@ def article_terms(article: Article) -> tuple[frozenset[str], frozenset[str]]:
     return title, title | frozenset(content_terms(article.body))
 
 
+def weighted_coverage(weights: dict[str, float], terms: frozenset[str]) -> float:
+    """The IDF-weighted share of `weights`' terms that `terms` holds (`terms_match`: shared long prefixes count)."""
+    total = sum(weights.values())
+    return sum(w for term, w in weights.items() if terms_match(term, terms)) / total if total > 0 else 0.0
+
+
 def candidates_from_hits(
     hits: Sequence[Hit],
     sentences_of: Callable[[str], Sequence[Span]],
@@ -90,7 +96,7 @@ def candidates_from_hits(
     out: list[Candidate] = []
     for hit in hits:
         title_terms, all_terms = terms_of(hit.article)
-        article_coverage = sum(w for t, w in weights.items() if terms_match(t, all_terms)) / total
+        article_coverage = weighted_coverage(weights, all_terms)
         in_title = {t for t in terms if terms_match(t, title_terms)}
         names_found = sum(terms_match(n, all_terms) for n in names) / len(names) if names else 1.0
         spans = sentences_of(hit.article.id)
