@@ -80,10 +80,11 @@ def build_query(question: str, turns: Sequence[Turn], *, top_k: int, since: dt.d
     (and with `context_answers` the answers) of the last `context_turns` turns.
     """
     kind = answer_type(question)
+    recent = list(turns)[-context_turns:]
     if not leans_on_context(question):
         if not turns:
             return Query(question, question, kind, top_k, since, until)
-        context, articles = _conversation(turns, context_turns, context_answers)
+        context, articles = _conversation(recent, context_answers)
         return Query(question, question, kind, top_k, since, until, context_articles=articles, held_context=context)
     if not turns:
         # With nobody earlier to point to, a short question's pronoun leaves nothing to search for ("How old is he?"); a
@@ -94,15 +95,14 @@ def build_query(question: str, turns: Sequence[Turn], *, top_k: int, since: dt.d
         if pronoun is not None and not _names_someone(question) and says_little(question):
             return Query(question, question, kind, top_k, since, until, unresolved=pronoun.group())
         return Query(question, question, kind, top_k, since, until)
-    context, articles = _conversation(turns, context_turns, context_answers)
-    subject = next((turn.answer for turn in reversed(list(turns)[-context_turns:]) if turn.found and turn.answer), None)
+    context, articles = _conversation(recent, context_answers)
+    subject = next((turn.answer for turn in reversed(recent) if turn.found and turn.answer), None)
     text = _resolve_pronoun(question, subject) if subject and _is_name(subject) else question
     return Query(question, text, kind, top_k, since, until, context=context, context_articles=articles)
 
 
-def _conversation(turns: Sequence[Turn], context_turns: int, context_answers: bool) -> tuple[str, tuple[str, ...]]:
-    """The last `context_turns` turns' words (newest first) and the articles their answers cited first."""
-    recent = list(turns)[-context_turns:]
+def _conversation(recent: Sequence[Turn], context_answers: bool) -> tuple[str, tuple[str, ...]]:
+    """The recent turns' words (newest first) and the articles their answers cited first."""
     context = " ".join(part for turn in reversed(recent)
                        for part in (turn.answer if turn.found and context_answers else None, turn.question) if part)
     return context, tuple(dict.fromkeys(a for turn in reversed(recent) if turn.found for a in turn.article_ids[:1]))
