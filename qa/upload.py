@@ -87,7 +87,7 @@ class SessionCollection:
             if self.closed:
                 raise UploadError("this session has ended: reload the page and add the articles again")
             if not paths and not pasted:
-                raise UploadError("nothing to add: choose files (.txt, .md, .json, .jsonl, .csv, .html) or paste an article's text")
+                raise UploadError("nothing to add: choose files (.txt, .md, .json, .jsonl, .csv, .html, .rss) or paste an article's text")
             say(0.05, "checking the files")
             incoming = self._check_limits(paths, pasted)
             added_paths = self._store(paths, pasted)
@@ -108,6 +108,10 @@ class SessionCollection:
         if self._files + count > limits.upload_max_files:
             raise UploadError(f"at most {limits.upload_max_files} files per session: you have added {self._files} and chose {count}; "
                               "add fewer, or put several articles in one .jsonl or .csv file")
+        packed = [f.name for f in files if f.suffix.casefold() == ".gz"]
+        if packed:
+            raise UploadError(f"compressed files cannot be added here ({packed[0]}): the limits count the bytes uploaded, "
+                              "so add the file unpacked")
         size = sum(f.stat().st_size for f in files) + len(pasted.encode("utf-8"))
         if self._bytes + size > limits.upload_max_bytes:
             raise UploadError(f"at most {_size(limits.upload_max_bytes)} per session: these files hold {_size(size)} "

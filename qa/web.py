@@ -62,7 +62,7 @@ def read_examples(path: str | Path) -> tuple[str, ...]:
 DEMO_QUESTIONS = read_examples(Path(__file__).parent / "examples" / "demo_questions.txt")
 LOADING = "Loading the collection… the first start builds the search index, which can take a minute."
 SEARCHING = "Searching the articles…"
-UPLOAD_TYPES = (".txt", ".md", ".json", ".jsonl", ".csv", ".html", ".htm")
+UPLOAD_TYPES = (".txt", ".md", ".json", ".jsonl", ".csv", ".html", ".htm", ".rss", ".atom", ".xml")  # no .gz: limits count upload bytes
 UPLOAD_FAILED = "Could not add the articles."
 QUEUE_SIZE = 256  # questions waiting at most; past that Gradio answers "queue full" at once instead of piling up
 
@@ -425,7 +425,7 @@ def build_demo(
 def upload_help(settings: Settings) -> str:
     """What the "Add articles" panel says: formats, privacy and the session limits."""
     return (
-        "Add your own articles (.txt or .md with the title on the first line, .json/.jsonl/.csv records, saved .html pages), "
+        "Add your own articles (.txt or .md with the title on the first line, .json/.jsonl/.csv records, saved .html pages, RSS or Atom feeds), "
         "or paste one. They are searched together with this collection, only in this browser session, and deleted "
         f"when you close the page. Limits per session: {settings.upload_max_files} files, "
         f"{settings.upload_max_bytes / 1_000_000:.0f} MB, {settings.upload_max_articles} articles."

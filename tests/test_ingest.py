@@ -302,6 +302,61 @@ def test_json_files_of_records_in_the_shapes_news_exports_use(tmp_path: Path) ->
     ]
 
 
+RSS = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
+<channel><title>City News</title><link>https://news.example.org</link><description>Local news</description>
+<item><title>Bridge Repairs Approved</title><link>https://news.example.org/bridge</link>
+  <description>The council approved the repairs...</description>
+  <content:encoded><![CDATA[<p>The council approved repairs to the old bridge on Thursday.</p><p>Work starts in May &amp; ends in July.</p><script>track()</script>]]></content:encoded>
+  <pubDate>Thu, 17 Apr 2025 09:30:00 GMT</pubDate></item>
+<item><title>Library Reopens</title><link>https://news.example.org/library</link>
+  <description>The library reopened on Monday after the &lt;b&gt;renovation&lt;/b&gt; of its reading rooms...</description>
+  <pubDate>Mon, 21 Apr 2025 08:00:00 GMT</pubDate></item>
+<item><title>Nothing Inside</title><link>https://news.example.org/empty</link></item>
+</channel></rss>"""
+
+ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Harbour Post</title><id>urn:x</id><updated>2025-04-18T10:00:00Z</updated>
+<entry><title>Ferry Resumes</title><link href="https://harbour.example/ferry"/><id>urn:1</id>
+  <updated>2025-04-19T10:00:00Z</updated><published>2025-04-18T10:00:00Z</published>
+  <content type="html">&lt;p&gt;The ferry to the island resumed its daily service.&lt;/p&gt;</content></entry>
+</feed>"""
+
+
+def test_rss_and_atom_feeds_give_one_article_per_entry(tmp_path: Path) -> None:
+    result = read_sources([write(tmp_path, "city.rss", RSS), write(tmp_path, "harbour.atom", ATOM)])
+    articles = by_title(result)
+    assert set(articles) == {"Bridge Repairs Approved", "Library Reopens", "Ferry Resumes"}
+    bridge = articles["Bridge Repairs Approved"]
+    assert bridge.body == "The council approved repairs to the old bridge on Thursday.\nWork starts in May & ends in July."
+    assert (bridge.published, bridge.url, bridge.truncated) == (dt.date(2025, 4, 17), "https://news.example.org/bridge", False)
+    library = articles["Library Reopens"]  # only a description, cut short by the feed
+    assert library.body == "The library reopened on Monday after the renovation of its reading rooms" and library.truncated
+    assert articles["Ferry Resumes"].body == "The ferry to the island resumed its daily service."
+    assert articles["Ferry Resumes"].published == dt.date(2025, 4, 18)  # published, not updated
+    assert [str(s) for s in result.skipped] == [
+        f"{tmp_path / 'city.rss'}: entry 3: record 'Nothing Inside' has an empty body (give 'body', 'text' or 'content')"]
+
+
+def test_an_xml_file_that_is_not_a_feed_is_skipped_saying_why(tmp_path: Path) -> None:
+    path = write(tmp_path, "notes.xml", "<?xml version='1.0'?><notes><note>Buy milk</note></notes>")
+    (skipped,) = read_sources([path, write(tmp_path, "ok.txt", "Title\n\n" + LONG_BODY)]).skipped
+    assert skipped.path == str(path) and skipped.reason.startswith("not an RSS or Atom feed")
+
+
+def test_gzipped_files_are_read_as_what_they_hold(tmp_path: Path) -> None:
+    import gzip
+
+    records = json.dumps({"title": "Ferry Resumes", "body": "The ferry resumed."}) + "\n"
+    files = [write(tmp_path, "news.jsonl.gz", gzip.compress(records.encode())), write(tmp_path, "feed.xml.gz", gzip.compress(ATOM.encode())),
+             write(tmp_path, "broken.csv.gz", b"not gzip at all"), write(tmp_path, "mystery.gz", gzip.compress(b"x"))]
+    result = read_sources(files)
+    assert sorted(a.body for a in result.articles) == ["The ferry resumed.", "The ferry to the island resumed its daily service."]
+    reasons = {Path(s.path).name: s.reason for s in result.skipped}
+    assert reasons["broken.csv.gz"].startswith("not a readable gzip file")
+    assert reasons["mystery.gz"].startswith("a gzip file must name what it holds")
+
+
 @pytest.mark.parametrize(("content", "reason"), [
     ('{"title": "A", "body": "B"}\n{"title": "C", "body": "D"}\n', "(one record per line is JSON Lines: name the file .jsonl)"),
     ('{"count": 3, "ok": true}', "no article records found: expected a list of objects with a title and a body, got an object with keys 'count', 'ok'"),

@@ -113,6 +113,10 @@ def test_session_limits_say_what_to_do_and_leave_the_collection_as_it_was(base, 
                                      for n in range(3)), encoding="utf-8")
         with pytest.raises(UploadError, match="at most 2 articles per session: these files would make 4"):
             session.add([records])
+        packed = tmp_path / "news.jsonl.gz"
+        packed.write_bytes(b"\x1f\x8b")  # never unpacked: the byte limits count what was uploaded
+        with pytest.raises(UploadError, match=r"compressed files cannot be added here \(news\.jsonl\.gz\)"):
+            session.add([packed])
         assert session.articles == 1 and len(list(session.sources.iterdir())) == 1
         assert session.ask("Who restored the lighthouse of Kelmar Bay?").span == "Ivo Brandt"
     finally:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import sys
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +15,7 @@ from types import MappingProxyType
 from qa.errors import EmptyCollectionError, IngestError
 from qa.ingest.decode import UndecodableError, decode_bytes
 from qa.ingest.dedupe import merge_duplicates
+from qa.ingest.feeds import read_feed
 from qa.ingest.files import read_text_article
 from qa.ingest.html_pages import read_html
 from qa.ingest.identity import disambiguate_ids, make_article
@@ -27,6 +31,8 @@ __all__ = ["ACCEPTED_FORMATS", "MAX_BODY_CHARS", "IngestResult", "Shortened", "S
 # `truncated`, and the cut is reported. Titles are cut the same way at `MAX_TITLE_CHARS`.
 MAX_BODY_CHARS = 1_000_000
 MAX_TITLE_CHARS = 1_000
+# A gzip file is unpacked in memory; past this it is more likely a mistake (or a zip bomb) than an archive to read at once.
+MAX_UNPACKED_BYTES = 2_000_000_000
 
 ACCEPTED_FORMATS = MappingProxyType({
     ".txt": "one article, or a saved search-result page",
@@ -38,11 +44,15 @@ ACCEPTED_FORMATS = MappingProxyType({
     ".csv": "records with a header row",
     ".html": "a saved article page",
     ".htm": "a saved article page",
+    ".rss": "an RSS or Atom feed, one article per entry",
+    ".atom": "an RSS or Atom feed, one article per entry",
+    ".xml": "an RSS or Atom feed, one article per entry",
+    ".gz": "any of these compressed with gzip (news.jsonl.gz)",
 })
 _HINT = (
     "accepted: .txt (one article, or a saved search-result page), .md (one article, title on "
     "the first line), .json/.jsonl/.csv (records with 'title' and 'body'/'text'/'content'), "
-    ".html/.htm (saved article pages)"
+    ".html/.htm (saved article pages), .rss/.atom/.xml (feeds), and any of these gzipped (.gz)"
 )
 
 
@@ -143,6 +153,26 @@ def read_file(shown: str, path: Path) -> Parsed:
         data = path.read_bytes()
     except OSError as exc:
         return skip_file(shown, f"cannot read the file: {exc.strerror or exc}")
+    if extension == ".gz":
+        extension = Path(path.stem).suffix.casefold()
+        if extension not in ACCEPTED_FORMATS or extension == ".gz":
+            return skip_file(shown, f"a gzip file must name what it holds ({path.stem}.gz: .jsonl.gz, .csv.gz, ...); {_HINT}")
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as unpacked:
+                data = unpacked.read(MAX_UNPACKED_BYTES + 1)
+        except (OSError, EOFError, zlib.error) as exc:
+            return skip_file(shown, f"not a readable gzip file: {exc}")
+        if len(data) > MAX_UNPACKED_BYTES:
+            return skip_file(shown, f"unpacks to more than {MAX_UNPACKED_BYTES:,} bytes: split it into smaller files")
+    return read_contents(shown, extension, data)
+
+
+def read_contents(shown: str, extension: str, data: bytes) -> Parsed:
+    """Articles from the bytes of a file of the given (accepted, lower-case) extension."""
+    if extension in {".rss", ".atom", ".xml"}:
+        if not data.strip():
+            return skip_file(shown, "empty file (only whitespace)" if data else "empty file")
+        return read_feed(data, shown)
     try:
         text = decode_bytes(data)
     except UndecodableError as exc:
