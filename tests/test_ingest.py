@@ -344,6 +344,15 @@ def test_an_xml_file_that_is_not_a_feed_is_skipped_saying_why(tmp_path: Path) ->
     assert skipped.path == str(path) and skipped.reason.startswith("not an RSS or Atom feed")
 
 
+def test_a_feed_file_holding_a_path_or_address_is_read_as_text_not_followed(tmp_path: Path) -> None:
+    elsewhere = write(tmp_path / "private", "city.rss", RSS)  # not among the sources
+    write(tmp_path / "in", "path.xml", str(elsewhere))
+    write(tmp_path / "in", "url.rss", "http://127.0.0.1:9/feed.xml")
+    result = read_sources([tmp_path / "in", write(tmp_path, "ok.txt", "Title\n\n" + LONG_BODY)])
+    assert [a.title for a in result.articles] == ["Title"]
+    assert sorted(Path(s.path).name for s in result.skipped) == ["path.xml", "url.rss"]
+
+
 def test_gzipped_files_are_read_as_what_they_hold(tmp_path: Path) -> None:
     import gzip
 

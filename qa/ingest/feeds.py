@@ -9,6 +9,7 @@ are skipped with their number, like records of a JSON file.
 from __future__ import annotations
 
 import html
+import io
 import re
 from typing import Any
 
@@ -28,7 +29,8 @@ def read_feed(data: bytes, source: str) -> Parsed:
         import feedparser
     except ImportError as exc:
         return skip_file(source, f"feeds need feedparser, which failed to import ({exc}); run `pip install feedparser`")
-    feed = feedparser.parse(data)
+    # A stream, never the bytes themselves: feedparser would open bytes naming a path or fetch a URL they spell.
+    feed = feedparser.parse(io.BytesIO(data))
     if not feed.get("version") and not feed.entries:
         problem = feed.get("bozo_exception")
         detail = f" ({type(problem).__name__}: {problem})" if problem is not None else ""
