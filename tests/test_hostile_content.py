@@ -207,3 +207,19 @@ def test_cli_json_output_escapes_control_characters(cli_index, capsys, hostile):
     assert HOSTILE_SENTENCE in quote  # the data itself is exact; only its encoding is escaped
     body = hostile.index.articles[data["citations"][0]["article_id"]].body
     assert body[data["citations"][0]["start"] : data["citations"][0]["end"]] == quote
+
+
+def test_a_feed_cannot_pull_in_local_files_or_expand_entities(tmp_path):
+    from qa.ingest.feeds import read_feed
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-CONTENT", encoding="utf-8")
+    levels = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 9))
+    feed = f"""<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file://{secret}"><!ENTITY l0 "lol">{levels}]>
+<rss version="2.0"><channel><title>t</title>
+<item><title>Leak</title><description>The council met. &xxe;</description></item>
+<item><title>Bomb</title><description>The harbour opened. &l8;</description></item>
+</channel></rss>""".encode()
+    bodies = [article.body for article in read_feed(feed, "hostile.xml").articles]
+    assert bodies and all("SECRET" not in body and "lollol" not in body and len(body) < 200 for body in bodies)
