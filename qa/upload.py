@@ -108,10 +108,10 @@ class SessionCollection:
         if self._files + count > limits.upload_max_files:
             raise UploadError(f"at most {limits.upload_max_files} files per session: you have added {self._files} and chose {count}; "
                               "add fewer, or put several articles in one .jsonl or .csv file")
-        packed = [f.name for f in files if f.suffix.casefold() == ".gz"]
+        packed = [f.name for f in files if f.suffix.casefold() in {".gz", ".zip"}]
         if packed:
             raise UploadError(f"compressed files cannot be added here ({packed[0]}): the limits count the bytes uploaded, "
-                              "so add the file unpacked")
+                              "so add the files unpacked")
         size = sum(f.stat().st_size for f in files) + len(pasted.encode("utf-8"))
         if self._bytes + size > limits.upload_max_bytes:
             raise UploadError(f"at most {_size(limits.upload_max_bytes)} per session: these files hold {_size(size)} "

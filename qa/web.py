@@ -62,7 +62,7 @@ def read_examples(path: str | Path) -> tuple[str, ...]:
 DEMO_QUESTIONS = read_examples(Path(__file__).parent / "examples" / "demo_questions.txt")
 LOADING = "Loading the collection… the first start builds the search index, which can take a minute."
 SEARCHING = "Searching the articles…"
-UPLOAD_TYPES = (".txt", ".md", ".json", ".jsonl", ".csv", ".html", ".htm", ".rss", ".atom", ".xml")  # no .gz: limits count upload bytes
+UPLOAD_TYPES = (".txt", ".md", ".json", ".jsonl", ".csv", ".html", ".htm", ".rss", ".atom", ".xml")  # no .gz/.zip: limits count upload bytes
 UPLOAD_FAILED = "Could not add the articles."
 QUEUE_SIZE = 256  # questions waiting at most; past that Gradio answers "queue full" at once instead of piling up
 

@@ -366,6 +366,30 @@ def test_gzipped_files_are_read_as_what_they_hold(tmp_path: Path) -> None:
     assert reasons["mystery.gz"].startswith("a gzip file must name what it holds")
 
 
+def test_zip_archives_are_read_like_folders(tmp_path: Path) -> None:
+    import zipfile
+
+    path = tmp_path / "archive.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("business/001.txt", "Bridge Repairs Approved\n\n" + LONG_BODY)
+        archive.writestr("feeds/harbour.atom", ATOM)
+        archive.writestr("report.pdf", b"%PDF-1.4")
+        archive.writestr("inner.zip", b"PK")
+        archive.writestr("__MACOSX/business/._001.txt", b"\x00\x05")
+        archive.writestr(".hidden.txt", "Hidden\n\n" + LONG_BODY)
+        archive.writestr("empty/", b"")
+    result = read_sources([path, write(tmp_path, "damaged.zip", b"PK\x03\x04 not really"),
+                           write(tmp_path, "nothing.zip", b"PK\x05\x06" + b"\x00" * 18)])
+    assert sorted(a.title for a in result.articles) == ["Bridge Repairs Approved", "Ferry Resumes"]
+    assert by_title(result)["Bridge Repairs Approved"].sources == (f"{path}/business/001.txt",)
+    reasons = {s.path: s.reason for s in result.skipped}
+    assert reasons[f"{path}/report.pdf"].startswith("unsupported extension .pdf inside a zip archive")
+    assert reasons[f"{path}/inner.zip"].startswith("unsupported extension .zip inside a zip archive")
+    assert reasons[str(tmp_path / "damaged.zip")].startswith("not a readable zip file")
+    assert reasons[str(tmp_path / "nothing.zip")].startswith("a zip archive with no files in it")
+    assert len(reasons) == 4
+
+
 @pytest.mark.parametrize(("content", "reason"), [
     ('{"title": "A", "body": "B"}\n{"title": "C", "body": "D"}\n', "(one record per line is JSON Lines: name the file .jsonl)"),
     ('{"count": 3, "ok": true}', "no article records found: expected a list of objects with a title and a body, got an object with keys 'count', 'ok'"),

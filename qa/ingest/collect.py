@@ -6,10 +6,11 @@ import gzip
 import io
 import os
 import sys
+import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
 from qa.errors import EmptyCollectionError, IngestError
@@ -31,7 +32,8 @@ __all__ = ["ACCEPTED_FORMATS", "MAX_BODY_CHARS", "IngestResult", "Shortened", "S
 # `truncated`, and the cut is reported. Titles are cut the same way at `MAX_TITLE_CHARS`.
 MAX_BODY_CHARS = 1_000_000
 MAX_TITLE_CHARS = 1_000
-# A gzip file is unpacked in memory; past this it is more likely a mistake (or a zip bomb) than an archive to read at once.
+# A gzip file or zip archive is unpacked in memory; past this it is more likely a mistake (or a zip bomb) than an archive
+# to read at once.
 MAX_UNPACKED_BYTES = 2_000_000_000
 
 ACCEPTED_FORMATS = MappingProxyType({
@@ -48,11 +50,12 @@ ACCEPTED_FORMATS = MappingProxyType({
     ".atom": "an RSS or Atom feed, one article per entry",
     ".xml": "an RSS or Atom feed, one article per entry",
     ".gz": "any of these compressed with gzip (news.jsonl.gz)",
+    ".zip": "a zip archive of any of these",
 })
 _HINT = (
     "accepted: .txt (one article, or a saved search-result page), .md (one article, title on "
     "the first line), .json/.jsonl/.csv (records with 'title' and 'body'/'text'/'content'), "
-    ".html/.htm (saved article pages), .rss/.atom/.xml (feeds), and any of these gzipped (.gz)"
+    ".html/.htm (saved article pages), .rss/.atom/.xml (feeds), and any of these gzipped (.gz) or in a .zip archive"
 )
 
 
@@ -164,7 +167,48 @@ def read_file(shown: str, path: Path) -> Parsed:
             return skip_file(shown, f"not a readable gzip file: {exc}")
         if len(data) > MAX_UNPACKED_BYTES:
             return skip_file(shown, f"unpacks to more than {MAX_UNPACKED_BYTES:,} bytes: split it into smaller files")
+    if extension == ".zip":
+        return read_zip(shown, data)
     return read_contents(shown, extension, data)
+
+
+def read_zip(shown: str, data: bytes) -> Parsed:
+    """Every accepted file inside a zip archive, each named `archive.zip/inner/path`; hidden entries are left out as
+    when walking a folder, and archives inside it are not opened."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError) as exc:
+        return skip_file(shown, f"not a readable zip file: {exc}")
+    results: list[Parsed] = []
+    unpacked = 0
+    with archive:
+        members = sorted((m for m in archive.infolist() if not m.is_dir()), key=lambda m: PurePosixPath(m.filename).parts)
+        for member in members:
+            inner = PurePosixPath(member.filename)
+            if any(part.startswith(".") or part == "__MACOSX" for part in inner.parts):
+                continue
+            name = f"{shown}/{member.filename}"
+            extension = inner.suffix.casefold()
+            if extension not in ACCEPTED_FORMATS or extension in {".gz", ".zip"}:
+                kind = f"unsupported extension {extension}" if extension else "no file extension"
+                results.append(skip_file(name, f"{kind} inside a zip archive; {_HINT}"))
+                continue
+            try:
+                with archive.open(member) as handle:
+                    content = handle.read(MAX_UNPACKED_BYTES - unpacked + 1)
+            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError, zlib.error) as exc:
+                results.append(skip_file(name, f"cannot unpack it: {exc}"))  # encrypted, damaged, unknown compression
+                continue
+            unpacked += len(content)
+            if unpacked > MAX_UNPACKED_BYTES:
+                results.append(skip_file(shown, f"unpacks to more than {MAX_UNPACKED_BYTES:,} bytes: the files from "
+                                                f"{member.filename} on were not read; split the archive"))
+                break
+            results.append(read_contents(name, extension, content))
+    if not results:
+        return skip_file(shown, "a zip archive with no files in it (hidden entries are left out)")
+    return Parsed(tuple(a for r in results for a in r.articles), tuple(s for r in results for s in r.skipped),
+                  tuple(n for r in results for n in r.shortened))
 
 
 def read_contents(shown: str, extension: str, data: bytes) -> Parsed:
