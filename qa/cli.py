@@ -1,4 +1,4 @@
-"""Command line: `qa index`, `qa stats`, `qa ask`, `qa eval`, `qa serve`. Typed errors exit with code 2."""
+"""Command line: `qa index`, `qa stats`, `qa ask`, `qa chat`, `qa eval`, `qa serve`. Typed errors exit with code 2."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
                          "file ending in .db, or a Milvus server http://host:19530 (docs/scale-out.md)")
         return sub
 
-    index = add("index", _run_index, "Index article files and folders (scraped pages, .txt/.md, .json/.jsonl/.csv, .html).")
+    index = add("index", _run_index, "Index article files and folders (scraped pages, .txt/.md, .json/.jsonl/.csv, .html, RSS/Atom feeds, .gz, .zip).")
     index.add_argument("sources", nargs="+", type=Path, help="files or folders to index")
     index.add_argument("--rebuild", action="store_true", help="embed everything again instead of updating")
     index.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -74,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--history", action="append", default=[], metavar="QUESTION", help="an earlier question (repeat, oldest first)")
     ask.add_argument("--local", action="store_true",
                      help="answer in this process even when a `qa serve` of the same index is running (by default it is asked: faster)")
+
+    chat = add("chat", _run_chat, "Ask questions one after another (typed, or one per line on standard input); "
+                                  "follow-ups draw on the conversation.")
+    chat.add_argument("--top-k", type=int, help="number of citations")
+    chat.add_argument("--since", type=_date, help="only articles published on or after YYYY-MM-DD")
+    chat.add_argument("--until", type=_date, help="only articles published on or before YYYY-MM-DD")
 
     evaluate = add("eval", _run_eval, "Score answers against a JSONL file of questions with gold answers.")
     evaluate.add_argument("file", type=Path)
@@ -195,6 +201,46 @@ def _run_ask(args, settings: Settings) -> int:
     else:
         print(format_answer(answer, color=sys.stdout.isatty()))
     return 0
+
+
+def _run_chat(args, settings: Settings) -> int:
+    """A conversation in the terminal: each answer is kept as history for the next question.
+
+    `/new` starts a new conversation, `/quit` (or end of input) ends. A question the assistant
+    refuses (empty, too long) prints its error and the chat goes on; other errors end it (exit 2).
+    """
+    from qa.errors import QuestionError
+
+    if args.top_k is not None and args.top_k < 1:
+        raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
+    assistant = _load_assistant(args, settings)
+    typed = sys.stdin.isatty()
+    if typed:
+        print("Ask about the articles. /new starts a new conversation; /quit or Ctrl-D ends.", file=sys.stderr)
+    history: list = []
+    while True:
+        try:
+            line = input("? " if typed else "")
+        except EOFError:
+            return 0
+        question = line.strip()
+        if question in ("/quit", "/exit"):
+            return 0
+        if question == "/new":
+            history = []
+            print("(new conversation)", file=sys.stderr)
+            continue
+        if not question:
+            continue
+        try:
+            answer = assistant.ask(question, history=history or None, top_k=args.top_k, since=args.since, until=args.until)
+        except QuestionError as error:
+            print(f"error: {_inert(' '.join(str(error).split()))}", file=sys.stderr)
+            continue
+        history.append(answer)
+        if not typed:
+            print(f"? {_inert(question)}")
+        print(format_answer(answer, color=sys.stdout.isatty()) + "\n", flush=True)
 
 
 def _ask_running_server(args, settings: Settings):

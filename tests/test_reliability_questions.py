@@ -179,3 +179,20 @@ def test_cli_top_k_must_be_positive(cli_index, capsys):
     assert main(["ask", "Who is the mayor?", "--index", cli_index, "--model", "fake-encoder", "--top-k", "0"]) == 2
     err = capsys.readouterr().err
     assert err == "error: --top-k must be at least 1, got 0\n"
+
+
+def test_cli_chat_keeps_the_conversation_until_new_and_survives_a_bad_question(cli_index, capsys, monkeypatch):
+    import io
+    import re
+
+    lines = ["Who is the mayor of Port Selin?", "How old is he?", "", "x" * 5000, "/new", "How old is he?", "/quit", "Never asked?"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert main(["chat", "--index", cli_index, "--model", "fake-encoder"]) == 0
+    out, err = capsys.readouterr()
+    turns = re.split(r"^\? ", out, flags=re.MULTILINE)[1:]
+    assert [turn.splitlines()[0] for turn in turns] == ["Who is the mayor of Port Selin?", "How old is he?", "How old is he?"]
+    assert "New Harbour Opens in Port Selin" in turns[0]
+    assert "nobody to refer to" not in turns[1]  # a follow-up of the first question
+    assert "“he” has nobody to refer to" in turns[2]  # after /new, nobody
+    assert err.count("error: the question ") == 1 and "(new conversation)" in err
+    assert "Never asked" not in out
