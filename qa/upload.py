@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa.config import Settings
 from qa.errors import EmptyCollectionError, UploadError
+from qa.ingest.collect import PACKED_FORMATS
 from qa.types import Answer, Citation
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class SessionCollection:
         if self._files + count > limits.upload_max_files:
             raise UploadError(f"at most {limits.upload_max_files} files per session: you have added {self._files} and chose {count}; "
                               "add fewer, or put several articles in one .jsonl or .csv file")
-        packed = [f.name for f in files if f.suffix.casefold() in {".gz", ".zip"}]
+        packed = [f.name for f in files if f.suffix.casefold() in PACKED_FORMATS]
         if packed:
             raise UploadError(f"compressed files cannot be added here ({packed[0]}): the limits count the bytes uploaded, "
                               "so add the files unpacked")

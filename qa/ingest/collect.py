@@ -25,7 +25,7 @@ from qa.ingest.pages import is_search_page, read_search_page
 from qa.ingest.records import read_csv, read_json, read_jsonl
 from qa.types import Article
 
-__all__ = ["ACCEPTED_FORMATS", "MAX_BODY_CHARS", "IngestResult", "Shortened", "Skipped", "cap_lengths", "list_files", "read_file", "read_sources"]
+__all__ = ["ACCEPTED_FORMATS", "MAX_BODY_CHARS", "PACKED_FORMATS", "IngestResult", "Shortened", "Skipped", "cap_lengths", "list_files", "read_file", "read_sources"]
 
 # Size policy: a body longer than this (about 150,000 words, ten times the longest news features) is
 # not one article but a dump; it is cut at a paragraph, sentence or word boundary, flagged
@@ -52,6 +52,8 @@ ACCEPTED_FORMATS = MappingProxyType({
     ".gz": "any of these compressed with gzip (news.jsonl.gz)",
     ".zip": "a zip archive of any of these",
 })
+# Formats that hold other files; the chat's upload refuses them, since its limits count the bytes uploaded.
+PACKED_FORMATS = frozenset({".gz", ".zip"})
 _HINT = (
     "accepted: .txt (one article, or a saved search-result page), .md (one article, title on "
     "the first line), .json/.jsonl/.csv (records with 'title' and 'body'/'text'/'content'), "
@@ -148,8 +150,7 @@ def read_file(shown: str, path: Path) -> Parsed:
         return skip_file(shown, "a folder that could not be walked")
     extension = path.suffix.casefold()
     if extension not in ACCEPTED_FORMATS:
-        kind = f"unsupported extension {extension}" if extension else "no file extension"
-        return skip_file(shown, f"{kind}; {_HINT}")
+        return skip_file(shown, f"{_unsupported(extension)}; {_HINT}")
     if not path.is_file():
         return skip_file(shown, "not a regular file")
     try:
@@ -189,9 +190,8 @@ def read_zip(shown: str, data: bytes) -> Parsed:
                 continue
             name = f"{shown}/{member.filename}"
             extension = inner.suffix.casefold()
-            if extension not in ACCEPTED_FORMATS or extension in {".gz", ".zip"}:
-                kind = f"unsupported extension {extension}" if extension else "no file extension"
-                results.append(skip_file(name, f"{kind} inside a zip archive; {_HINT}"))
+            if extension not in ACCEPTED_FORMATS or extension in PACKED_FORMATS:
+                results.append(skip_file(name, f"{_unsupported(extension)} inside a zip archive; {_HINT}"))
                 continue
             try:
                 with archive.open(member) as handle:
@@ -209,6 +209,10 @@ def read_zip(shown: str, data: bytes) -> Parsed:
         return skip_file(shown, "a zip archive with no files in it (hidden entries are left out)")
     return Parsed(tuple(a for r in results for a in r.articles), tuple(s for r in results for s in r.skipped),
                   tuple(n for r in results for n in r.shortened))
+
+
+def _unsupported(extension: str) -> str:
+    return f"unsupported extension {extension}" if extension else "no file extension"
 
 
 def read_contents(shown: str, extension: str, data: bytes) -> Parsed:
