@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         _check_store(settings)
         return args.run(args, settings)
     except (QAError, EncoderError) as error:
-        print(f"error: {_inert(' '.join(str(error).split()))}", file=sys.stderr)
+        print(_error_line(error), file=sys.stderr)
         return 2
     except BrokenPipeError:  # `qa ask ... | head -1`: the reader left; end quietly, as other command-line tools do
         import os
@@ -94,6 +94,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-upload", action="store_true", default=None,
                        help="let visitors add articles to a collection of their own session (also QA_ALLOW_UPLOAD=1)")
     return parser
+
+
+def _check_top_k(top_k: int | None) -> None:
+    if top_k is not None and top_k < 1:
+        raise ConfigError(f"--top-k must be at least 1, got {top_k}")
+
+
+def _error_line(error: Exception) -> str:
+    """A typed error as one inert line for the terminal."""
+    return f"error: {_inert(' '.join(str(error).split()))}"
 
 
 def _date(text: str) -> dt.date:
@@ -190,8 +200,7 @@ def _load_assistant(args, settings: Settings):
 
 
 def _run_ask(args, settings: Settings) -> int:
-    if args.top_k is not None and args.top_k < 1:
-        raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
+    _check_top_k(args.top_k)
     answer = None if args.local or args.model else _ask_running_server(args, settings)
     if answer is None:
         assistant = _load_assistant(args, settings)
@@ -211,8 +220,7 @@ def _run_chat(args, settings: Settings) -> int:
     """
     from qa.errors import QuestionError
 
-    if args.top_k is not None and args.top_k < 1:
-        raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
+    _check_top_k(args.top_k)
     assistant = _load_assistant(args, settings)
     typed = sys.stdin.isatty()
     if typed:
@@ -235,7 +243,7 @@ def _run_chat(args, settings: Settings) -> int:
         try:
             answer = assistant.ask(question, history=history or None, top_k=args.top_k, since=args.since, until=args.until)
         except QuestionError as error:
-            print(f"error: {_inert(' '.join(str(error).split()))}", file=sys.stderr)
+            print(_error_line(error), file=sys.stderr)
             continue
         history.append(answer)
         if not typed:
