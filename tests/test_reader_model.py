@@ -456,3 +456,28 @@ def test_spans_are_widened_to_whole_words():
     assert [s.answer for s in widened.sentences] == [Span(0, 13), Span(0, 6), None]  # never past the comma or the apostrophe
     assert widened.no_answer == 0.2
     assert widened.sentences[0].answer_probability == 0.5
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not HAS_ONNX, reason="onnxruntime and onnx are not installed (pip install 'qa-news[onnx]')")
+def test_the_onnx_reader_spins_only_while_it_runs_and_reads_exactly_as_without_spinning():
+    import onnxruntime
+
+    from qa.config import Settings
+    from qa.reader.model import PairTokenizer, _onnx_session, base_model_path, export_reader_onnx, read_header
+
+    header = read_header(WEIGHTS_DIR)
+    session = _onnx_session(WEIGHTS_DIR, 2, header)
+    options = session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"  # no worker left spinning between runs
+    off = SpanReader.from_settings(Settings(reader_spinning=False))._onnx_session()[0].get_session_options()
+    assert off.get_session_config_entry("session.intra_op.allow_spinning") == "0"  # QA_READER_SPINNING=0, for a busy server
+    plain_options = onnxruntime.SessionOptions()
+    plain_options.intra_op_num_threads = 2
+    plain_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    plain = onnxruntime.InferenceSession(str(export_reader_onnx(WEIGHTS_DIR, header=header)), plain_options, providers=["CPUExecutionProvider"])
+    config = ReaderConfig(**header["config"])
+    arrays = PairTokenizer(base_model_path(config.base_model), config).encode("Who directed the opening film?", _festival_sentences())
+    feed = {name: arrays[name] for name in ("input_ids", "attention_mask", "token_type_ids")}
+    assert np.array_equal(session.run(None, feed)[0], plain.run(None, feed)[0])

@@ -6,6 +6,7 @@ position) and `LinearModel` weights come from `python -m qa.reader.calibrate`, f
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -64,6 +65,12 @@ def article_terms(article: Article) -> tuple[frozenset[str], frozenset[str]]:
     return title, title | frozenset(content_terms(article.body))
 
 
+@functools.lru_cache(maxsize=1 << 15)
+def sentence_terms(text: str) -> tuple[str, ...]:
+    """`content_terms` of a sentence, kept: the sentences of an archive's articles come back question after question."""
+    return tuple(content_terms(text))
+
+
 def weighted_coverage(weights: dict[str, float], terms: frozenset[str]) -> float:
     """The IDF-weighted share of `weights`' terms that `terms` holds (`terms_match`: shared long prefixes count)."""
     total = sum(weights.values())
@@ -105,13 +112,13 @@ def candidates_from_hits(
                 continue
             seen.add((hit.article.id, span.start))
             text = hit.article.body[span.start : span.end]
-            sequence = content_terms(text)
-            sentence_terms = set(sequence)
-            matched = {t for t in terms if terms_match(t, sentence_terms)}
+            sequence = sentence_terms(text)
+            in_sentence = set(sequence)
+            matched = {t for t in terms if terms_match(t, in_sentence)}
             in_context_terms = in_title - matched
             if position > 0 and ANAPHORIC_OPENINGS.match(text):
                 before = spans[position - 1]
-                context = title_terms | set(content_terms(hit.article.body[before.start : before.end]))
+                context = title_terms | set(sentence_terms(hit.article.body[before.start : before.end]))
                 in_context_terms = {t for t in terms if t not in matched and terms_match(t, context)}
             covered = sum(w for t, w in weights.items() if t in matched)  # in the weights' order: a set's order varies by run
             in_context = sum(w for t, w in weights.items() if t in in_context_terms)

@@ -187,13 +187,15 @@ class SpanReader:
     """Reads candidate sentences for a question; loads lazily, safe to share between threads."""
 
     def __init__(self, folder: Path | None = None, *, threads: int = 1, backend: str = "torch",
-                 span_candidates: int | None = None, span_sharpening: float | None = None) -> None:
-        """`span_candidates`, `span_sharpening`: how the highlight is chosen (`decode`); None: the `Settings` default."""
+                 span_candidates: int | None = None, span_sharpening: float | None = None, spinning: bool = True) -> None:
+        """`span_candidates`, `span_sharpening`: how the highlight is chosen (`decode`); None: the `Settings` default.
+        `spinning`: the ONNX session's workers spin while a run lasts (`Settings.reader_spinning`)."""
         if backend not in READER_BACKENDS:
             raise ModelLoadError(f"unknown reader backend {backend!r}: use one of {', '.join(READER_BACKENDS)}")
         self.folder = folder or WEIGHTS_DIR
         self.threads = threads
         self.backend = backend
+        self.spinning = spinning
         from qa.config import Settings
 
         self.span_candidates = Settings.span_candidates if span_candidates is None else span_candidates
@@ -206,7 +208,7 @@ class SpanReader:
     def from_settings(cls, settings: Settings, folder: Path | None = None, *, threads: int | None = None) -> SpanReader:
         """The reader as `settings` runs it; `threads` defaults to `settings.reader_threads`."""
         return cls(folder, threads=settings.reader_threads if threads is None else threads, backend=settings.reader_backend,
-                   span_candidates=settings.span_candidates, span_sharpening=settings.span_sharpening)
+                   span_candidates=settings.span_candidates, span_sharpening=settings.span_sharpening, spinning=settings.reader_spinning)
 
     @property
     def config(self) -> ReaderConfig:
@@ -257,7 +259,7 @@ class SpanReader:
                 folder = self.folder.resolve()
                 header = read_header(folder)
                 config = ReaderConfig(**header["config"])
-                self._session = (_onnx_session(folder, self.threads, header), PairTokenizer(base_model_path(config.base_model), config),
+                self._session = (_onnx_session(folder, self.threads, header, spinning=self.spinning), PairTokenizer(base_model_path(config.base_model), config),
                                  config)
         return self._session
 
@@ -296,7 +298,7 @@ class PairTokenizer:
                 "context_mask": np.array([[s == 1 for s in e.sequence_ids] for e in encodings], dtype=bool)}
 
 
-def _onnx_session(folder: Path, threads: int, header: dict[str, Any]) -> Any:
+def _onnx_session(folder: Path, threads: int, header: dict[str, Any], *, spinning: bool = True) -> Any:
     """An onnxruntime session over the reader exported to ONNX and quantised to int8 (made once, cached by checksum)."""
     try:
         import onnxruntime
@@ -307,7 +309,10 @@ def _onnx_session(folder: Path, threads: int, header: dict[str, Any]) -> Any:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # Workers spin while a run lasts (its many small parallel sections hand over faster) and stop the moment it
+    # returns, so no idle worker competes with the rest of the question (docs/reader.md, "Spinning during a run").
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
