@@ -70,8 +70,9 @@ class Settings:
     highlight: str = "reread"
     highlight_weights: Path | None = None
     reader_threads: int = 2  # threads for one question's reading: 2 beat 1 at p50 here, quiet or loaded (docs/benchmarks.md, section 7)
-    # The int8 reader's workers spin while a run lasts and stop when it returns: p50 per question 49 -> 38 ms on the demo,
-    # for 3-8 ms more CPU; 50 chat sessions at once on 2 cores: 11.2 vs 12.0 questions/s (docs/reader.md, "Spinning during a run").
+    # A reading that runs alone lets the int8 reader's workers spin until it returns: p50 per question 49 -> 38 ms on the
+    # demo, for 3-8 ms more CPU; the load test (50 sessions, clients on the same 2 cores): 11.1 vs 12.2 questions/s
+    # (docs/reader.md, "Spinning during a run").
     reader_spinning: bool = True
     reader_backend: str = ONNX_INT8  # the reader exported once to int8 ONNX, needs no torch once cached; "torch": full precision
     min_confidence: float | None = None  # None: the threshold calibrated with the reader (qa/reader/weights/calibration.json)

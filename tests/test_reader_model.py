@@ -471,8 +471,11 @@ def test_the_onnx_reader_spins_only_while_it_runs_and_reads_exactly_as_without_s
     options = session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
     assert options.get_session_config_entry("session.force_spinning_stop") == "1"  # no worker left spinning between runs
-    off = SpanReader.from_settings(Settings(reader_spinning=False))._onnx_session()[0].get_session_options()
-    assert off.get_session_config_entry("session.intra_op.allow_spinning") == "0"  # QA_READER_SPINNING=0, for a busy server
+    sessions = SpanReader.from_settings(Settings())._onnx_session()[0]
+    assert sessions.spinning.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    # While another reading runs, a reading takes the session that never spins.
+    assert sessions.plain.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert SpanReader.from_settings(Settings(reader_spinning=False))._onnx_session()[0].spinning is None  # QA_READER_SPINNING=0
     plain_options = onnxruntime.SessionOptions()
     plain_options.intra_op_num_threads = 2
     plain_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -481,3 +484,15 @@ def test_the_onnx_reader_spins_only_while_it_runs_and_reads_exactly_as_without_s
     arrays = PairTokenizer(base_model_path(config.base_model), config).encode("Who directed the opening film?", _festival_sentences())
     feed = {name: arrays[name] for name in ("input_ids", "attention_mask", "token_type_ids")}
     assert np.array_equal(session.run(None, feed)[0], plain.run(None, feed)[0])
+
+
+def test_a_reading_knows_whether_it_runs_alone():
+    from qa.reader.model import _RunningReadings
+
+    readings = _RunningReadings()
+    with readings.running() as first:
+        assert first is True
+        with readings.running() as second:  # another thread's reading, while the first runs
+            assert second is False
+    with readings.running() as later:
+        assert later is True

@@ -12,12 +12,13 @@ share is the probability that none of the sentences holds the answer.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -227,9 +228,11 @@ class SpanReader:
         if not sentences:
             return Reading((), 1.0)
         if self.backend == ONNX_INT8:
-            session, pairs, config = self._onnx_session()
+            sessions, pairs, config = self._onnx_session()
             arrays = pairs.encode(question, list(sentences))
-            found = session.run(None, {name: arrays[name] for name in ("input_ids", "attention_mask", "token_type_ids")})[0]
+            with _READINGS.running() as alone:
+                session = sessions.spinning if alone and sessions.spinning is not None else sessions.plain
+                found = session.run(None, {name: arrays[name] for name in ("input_ids", "attention_mask", "token_type_ids")})[0]
             reading = decode(found, arrays["context_mask"], arrays["offset_mapping"], config,
                              span_candidates=self.span_candidates, span_sharpening=self.span_sharpening)
             return whole_words(reading, sentences)
@@ -253,15 +256,52 @@ class SpanReader:
                          span_candidates=self.span_candidates, span_sharpening=self.span_sharpening)
         return whole_words(reading, sentences)
 
-    def _onnx_session(self) -> tuple[Any, PairTokenizer, ReaderConfig]:
+    def _onnx_session(self) -> tuple[ReaderSessions, PairTokenizer, ReaderConfig]:
         with self._lock:
             if self._session is None:
                 folder = self.folder.resolve()
                 header = read_header(folder)
                 config = ReaderConfig(**header["config"])
-                self._session = (_onnx_session(folder, self.threads, header, spinning=self.spinning), PairTokenizer(base_model_path(config.base_model), config),
-                                 config)
+                sessions = ReaderSessions(_onnx_session(folder, self.threads, header, spinning=True) if self.spinning else None,
+                                          _onnx_session(folder, self.threads, header, spinning=False))
+                self._session = (sessions, PairTokenizer(base_model_path(config.base_model), config), config)
         return self._session
+
+
+@dataclass(frozen=True)
+class ReaderSessions:
+    """The int8 reader's onnxruntime sessions: one whose workers spin during a run (None when spinning is off), one that never spins.
+
+    A reading that is the only one running in the process takes the spinning session (about a fifth faster
+    per question); while another reading runs, spinning workers would compete for the cores, so it takes
+    the other (docs/reader.md, "Spinning during a run").
+    """
+
+    spinning: Any
+    plain: Any
+
+
+class _RunningReadings:
+    """How many int8 readings run at this moment in the process (every reader counts)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[bool]:
+        """Count a reading while it runs; yields whether it is the only one."""
+        with self._lock:
+            self._running += 1
+            alone = self._running == 1
+        try:
+            yield alone
+        finally:
+            with self._lock:
+                self._running -= 1
+
+
+_READINGS = _RunningReadings()
 
 
 class PairTokenizer:
