@@ -12,7 +12,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -346,7 +346,6 @@ class OnnxEncoder(CachingEncoder):
             return self._state
 
     def _load(self) -> dict:
-        import onnxruntime
         from tokenizers import Tokenizer
 
         path, _ = resolve_model(self.name)
@@ -361,32 +360,36 @@ class OnnxEncoder(CachingEncoder):
         config = _read_json(model_dir / "config.json")
         pooling = _pooling_mode(model_dir)
         onnx_path = export_onnx(model_dir, quantize=self.quantize, cache_dir=self.cache_dir or onnx_cache_dir())
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # No busy-waiting between runs: idle threads would keep both cores busy and slow down everything
-        # else the process does between questions (retrieval, spaCy, the torch encoder).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        # A single text (a question) runs on a one-thread session of its own: 3.1 against 3.8 ms p50 on two threads
-        # here (docs/reader.md, "Spinning during a run"), and no second thread to wake on a busy machine. Batches keep every thread.
-        single = session
-        if self.threads > 1:
-            options.intra_op_num_threads = 1
-            single = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         max_tokens = int(settings.get("max_seq_length") or config.get("max_position_embeddings", 512))
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         tokenizer.enable_truncation(max_tokens)
         pad_id = tokenizer.token_to_id("[PAD]") or config.get("pad_token_id") or 0
         tokenizer.enable_padding(pad_id=pad_id, pad_token=tokenizer.id_to_token(pad_id) or "[PAD]")
         return {
-            "session": session, "single": single, "inputs": {i.name for i in session.get_inputs()}, "output": session.get_outputs()[0].name,
-            "tokenizer": tokenizer,
+            "sessions": {}, "tokenizer": tokenizer,
             "counter": TokenCounter(Tokenizer.from_file(str(model_dir / "tokenizer.json"))),
             "max_tokens": max_tokens, "dimension": int(config["hidden_size"]), "pooling": pooling,
             "lowercase": bool(settings.get("do_lower_case", False)), "path": onnx_path,
         }
+
+    def _session(self, threads: int) -> tuple[Any, frozenset[str], str]:
+        """A session with `threads` intra-op threads, its input names and its output name; made on first use."""
+        state = self._loaded()
+        with self._lock:
+            made = state["sessions"].get(threads)
+            if made is None:
+                import onnxruntime
+
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+                options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+                # No busy-waiting between runs: idle threads would keep both cores busy and slow down everything
+                # else the process does between questions (retrieval, spaCy, the torch encoder).
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                session = onnxruntime.InferenceSession(str(state["path"]), options, providers=["CPUExecutionProvider"])
+                made = state["sessions"][threads] = (session, frozenset(i.name for i in session.get_inputs()), session.get_outputs()[0].name)
+            return made
 
     @property
     def model_path(self) -> Path:
@@ -416,6 +419,9 @@ class OnnxEncoder(CachingEncoder):
         # Longest first in batches of similar length, as sentence-transformers does: less padding.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.zeros((len(texts), state["dimension"]), dtype=np.float32)
+        # A single text (a question) runs on a one-thread session of its own: 3.1 against 3.8 ms p50 on two threads
+        # here (docs/reader.md, "Spinning during a run"), and no second thread to wake on a busy machine. Batches keep every thread.
+        session, inputs, output = self._session(1 if len(texts) == 1 else self.threads)
         starts = range(0, len(texts), batch_size)
         if progress:
             from tqdm import tqdm
@@ -427,9 +433,9 @@ class OnnxEncoder(CachingEncoder):
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
             feed = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in state["inputs"]:
+            if "token_type_ids" in inputs:
                 feed["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
-            hidden = state["single" if len(texts) == 1 else "session"].run([state["output"]], feed)[0]
+            hidden = session.run([output], feed)[0]
             if state["pooling"] == "cls":
                 pooled = hidden[:, 0]
             else:

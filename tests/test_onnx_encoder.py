@@ -174,13 +174,16 @@ def test_int8_vectors_stay_close_to_full_precision(int8_encoder):
 @pytest.mark.model
 def test_a_single_text_runs_on_a_one_thread_session_with_the_same_vector(int8_encoder):
     two_threads = OnnxEncoder(MODEL, cache_dir=int8_encoder.cache_dir, cache_size=0, threads=2)
-    state = two_threads._loaded()
-    assert state["single"].get_session_options().intra_op_num_threads == 1
-    assert state["session"].get_session_options().intra_op_num_threads == 2
     question = "Who is Kazakhstan's ambassador in Belarus?"
     one_thread = OnnxEncoder(MODEL, cache_dir=int8_encoder.cache_dir, cache_size=0, threads=1)
     np.testing.assert_allclose(two_threads.encode([question]), one_thread.encode([question]), atol=1e-6)
-    assert one_thread._loaded()["single"] is one_thread._loaded()["session"]  # no second session when there is one thread
+    sessions = two_threads._loaded()["sessions"]
+    assert list(sessions) == [1]  # a question alone makes only the one-thread session
+    two_threads.encode([question, "Another text."])
+    assert sessions[1][0].get_session_options().intra_op_num_threads == 1
+    assert sessions[2][0].get_session_options().intra_op_num_threads == 2
+    one_thread.encode([question, "Another text."])
+    assert list(one_thread._loaded()["sessions"]) == [1]  # no second session when there is one thread
 
 
 @pytest.mark.model

@@ -472,10 +472,13 @@ def test_the_onnx_reader_spins_only_while_it_runs_and_reads_exactly_as_without_s
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
     assert options.get_session_config_entry("session.force_spinning_stop") == "1"  # no worker left spinning between runs
     sessions = SpanReader.from_settings(Settings())._onnx_session()[0]
-    assert sessions.spinning.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert sessions.session(alone=True).get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "1"
     # While another reading runs, a reading takes the session that never spins.
-    assert sessions.plain.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    assert SpanReader.from_settings(Settings(reader_spinning=False))._onnx_session()[0].spinning is None  # QA_READER_SPINNING=0
+    assert sessions.session(alone=False).get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert sessions.session(alone=True) is not sessions.session(alone=False)
+    off = SpanReader.from_settings(Settings(reader_spinning=False))._onnx_session()[0]  # QA_READER_SPINNING=0
+    assert off.session(alone=True) is off.session(alone=False)
+    assert off.session(alone=True).get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
     plain_options = onnxruntime.SessionOptions()
     plain_options.intra_op_num_threads = 2
     plain_options.add_session_config_entry("session.intra_op.allow_spinning", "0")

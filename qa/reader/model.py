@@ -231,8 +231,7 @@ class SpanReader:
             sessions, pairs, config = self._onnx_session()
             arrays = pairs.encode(question, list(sentences))
             with _READINGS.running() as alone:
-                session = sessions.spinning if alone and sessions.spinning is not None else sessions.plain
-                found = session.run(None, {name: arrays[name] for name in ("input_ids", "attention_mask", "token_type_ids")})[0]
+                found = sessions.session(alone=alone).run(None, {name: arrays[name] for name in ("input_ids", "attention_mask", "token_type_ids")})[0]
             reading = decode(found, arrays["context_mask"], arrays["offset_mapping"], config,
                              span_candidates=self.span_candidates, span_sharpening=self.span_sharpening)
             return whole_words(reading, sentences)
@@ -262,23 +261,31 @@ class SpanReader:
                 folder = self.folder.resolve()
                 header = read_header(folder)
                 config = ReaderConfig(**header["config"])
-                sessions = ReaderSessions(_onnx_session(folder, self.threads, header, spinning=True) if self.spinning else None,
-                                          _onnx_session(folder, self.threads, header, spinning=False))
-                self._session = (sessions, PairTokenizer(base_model_path(config.base_model), config), config)
+                self._session = (ReaderSessions(folder, self.threads, header, spinning=self.spinning),
+                                 PairTokenizer(base_model_path(config.base_model), config), config)
         return self._session
 
 
-@dataclass(frozen=True)
 class ReaderSessions:
-    """The int8 reader's onnxruntime sessions: one whose workers spin during a run (None when spinning is off), one that never spins.
+    """The int8 reader's onnxruntime sessions: one whose workers spin during a run, one that never spins; each made on first use.
 
     A reading that is the only one running in the process takes the spinning session (about a fifth faster
     per question); while another reading runs, spinning workers would compete for the cores, so it takes
-    the other (docs/reader.md, "Spinning during a run").
+    the other (docs/reader.md, "Spinning during a run"). With `spinning` off every reading takes the other.
     """
 
-    spinning: Any
-    plain: Any
+    def __init__(self, folder: Path, threads: int, header: dict[str, Any], *, spinning: bool) -> None:
+        self._make = functools.partial(_onnx_session, folder, threads, header)
+        self._spinning = spinning
+        self._lock = threading.Lock()
+        self._made: dict[bool, Any] = {}
+
+    def session(self, *, alone: bool) -> Any:
+        spin = alone and self._spinning
+        with self._lock:
+            if spin not in self._made:
+                self._made[spin] = self._make(spinning=spin)
+            return self._made[spin]
 
 
 class _RunningReadings:
