@@ -10,7 +10,7 @@ from pathlib import Path
 
 from embeddings.encoder import EncoderError
 from qa.config import Settings
-from qa.errors import ConfigError, QAError
+from qa.errors import ConfigError, QAError, QuestionError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,8 +218,6 @@ def _run_chat(args, settings: Settings) -> int:
     `/new` starts a new conversation, `/quit` (or end of input) ends. A question the assistant
     refuses (empty, too long) prints its error and the chat goes on; other errors end it (exit 2).
     """
-    from qa.errors import QuestionError
-
     _check_top_k(args.top_k)
     assistant = _load_assistant(args, settings)
     typed = sys.stdin.isatty()
