@@ -35,6 +35,7 @@ from qa.reader.model import (
     Reading,
     SentenceReading,
     SpanReader,
+    _answer_band,
     decode,
     read_header,
     save_reader,
@@ -97,6 +98,17 @@ def test_spans_are_at_most_max_answer_tokens_long():
     assert long.answer == Span(0, 15)
     short = decode(_logits(start, end), CONTEXT, OFFSETS, ReaderConfig(max_answer_tokens=1)).sentences[1]
     assert short.answer == Span(0, 3)  # one token: the start alone or the end alone score 5 each; the first wins
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_answer_band_scores_exactly_the_spans_the_upper_triangle_difference_did(dtype):
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 29, 30, 31, 90):
+        start, end = rng.random(size).astype(dtype), rng.random(size).astype(dtype)
+        banded = np.outer(start, end)
+        banded *= _answer_band(size, 30)
+        expected = np.triu(np.outer(start, end)) - np.triu(np.outer(start, end), k=30)
+        assert banded.dtype == expected.dtype and np.array_equal(banded, expected)
 
 
 def test_a_sentence_cut_off_entirely_reads_as_nothing():

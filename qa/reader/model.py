@@ -491,6 +491,7 @@ def decode(logits: np.ndarray, context_mask: np.ndarray, offsets: np.ndarray, co
     end = _shared_softmax(logits[..., 1], allowed)
     no_answer = float(np.sqrt(start[:, 0].sum() * end[:, 0].sum()))
     readings = []
+    bands: dict[int, np.ndarray] = {}
     for row in range(logits.shape[0]):
         positions = np.flatnonzero(context_mask[row])
         if positions.size == 0:
@@ -498,7 +499,10 @@ def decode(logits: np.ndarray, context_mask: np.ndarray, offsets: np.ndarray, co
             continue
         s, e = start[row, positions], end[row, positions]
         # every (i <= j < i + max_answer_tokens), scored start[i] * end[j]
-        pair = np.triu(np.outer(s, e)) - np.triu(np.outer(s, e), k=config.max_answer_tokens)
+        if positions.size not in bands:
+            bands[positions.size] = _answer_band(positions.size, config.max_answer_tokens)
+        pair = np.outer(s, e)
+        pair *= bands[positions.size]
         firsts, lasts = _likeliest_spans(pair, span_candidates)
         chosen = 0
         if firsts.size > 1:  # more than one span with any probability
@@ -508,6 +512,12 @@ def decode(logits: np.ndarray, context_mask: np.ndarray, offsets: np.ndarray, co
         span = Span(int(offsets[row, first, 0]), int(offsets[row, last, 1]))
         readings.append(SentenceReading(span if span.end > span.start else None, float(pair[firsts[0], lasts[0]]), float(s.sum())))
     return Reading(tuple(readings), no_answer)
+
+
+def _answer_band(size: int, max_answer_tokens: int) -> np.ndarray:
+    """True where a span may run from token i to token j (i <= j < i + max_answer_tokens)."""
+    offsets = np.arange(size)[None, :] - np.arange(size)[:, None]
+    return (offsets >= 0) & (offsets < max_answer_tokens)
 
 
 def _likeliest_spans(pair: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
