@@ -72,7 +72,8 @@ class Settings:
     reader_threads: int = 2  # threads for one question's reading: 2 beat 1 at p50 here, quiet or loaded (docs/benchmarks.md, section 7)
     # A reading that runs alone lets the int8 reader's workers spin until it returns: p50 per question 49 -> 38 ms on the
     # demo, for 3-8 ms more CPU; the load test (50 sessions, clients on the same 2 cores): 11.1 vs 12.2 questions/s
-    # (docs/reader.md, "Spinning during a run").
+    # (docs/reader.md, "Spinning during a run"). Never while the machine's load average has reached its cores
+    # (qa.reader.model.machine_busy): the load test, 50 clients on the same cores, 9.7 vs 8.9 questions/s.
     reader_spinning: bool = True
     reader_backend: str = ONNX_INT8  # the reader exported once to int8 ONNX, needs no torch once cached; "torch": full precision
     min_confidence: float | None = None  # None: the threshold calibrated with the reader (qa/reader/weights/calibration.json)

@@ -472,11 +472,14 @@ def test_spans_are_widened_to_whole_words():
 
 @pytest.mark.model
 @pytest.mark.skipif(not HAS_ONNX, reason="onnxruntime and onnx are not installed (pip install 'qa-news[onnx]')")
-def test_the_onnx_reader_spins_only_while_it_runs_and_reads_exactly_as_without_spinning():
+def test_the_onnx_reader_spins_only_while_it_runs_and_reads_exactly_as_without_spinning(monkeypatch):
     import onnxruntime
 
+    import qa.reader.model
     from qa.config import Settings
     from qa.reader.model import PairTokenizer, _onnx_session, base_model_path, export_reader_onnx, read_header
+
+    monkeypatch.setattr(qa.reader.model, "machine_busy", lambda: False)  # a quiet machine, whatever the test run's load
 
     header = read_header(WEIGHTS_DIR)
     session = _onnx_session(WEIGHTS_DIR, 2, header)
@@ -488,6 +491,8 @@ def test_the_onnx_reader_spins_only_while_it_runs_and_reads_exactly_as_without_s
     # While another reading runs, a reading takes the session that never spins.
     assert sessions.session(alone=False).get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert sessions.session(alone=True) is not sessions.session(alone=False)
+    monkeypatch.setattr(qa.reader.model, "machine_busy", lambda: True)  # other work on every core: no spinning
+    assert sessions.session(alone=True) is sessions.session(alone=False)
     off = SpanReader.from_settings(Settings(reader_spinning=False))._onnx_session()[0]  # QA_READER_SPINNING=0
     assert off.session(alone=True) is off.session(alone=False)
     assert off.session(alone=True).get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
@@ -499,6 +504,25 @@ def test_the_onnx_reader_spins_only_while_it_runs_and_reads_exactly_as_without_s
     arrays = PairTokenizer(base_model_path(config.base_model), config).encode("Who directed the opening film?", _festival_sentences())
     feed = {name: arrays[name] for name in ("input_ids", "attention_mask", "token_type_ids")}
     assert np.array_equal(session.run(None, feed)[0], plain.run(None, feed)[0])
+
+
+@pytest.mark.parametrize(("load", "busy"), [(0.4, False), (1.99, False), (2.0, True), (5.9, True)])
+def test_the_machine_is_busy_once_its_load_average_reaches_the_usable_cores(monkeypatch, load, busy):
+    import qa.reader.model
+
+    monkeypatch.setattr(qa.reader.model, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(qa.reader.model.os, "getloadavg", lambda: (load, 0.0, 0.0))
+    assert qa.reader.model.machine_busy() is busy
+
+
+def test_without_a_load_average_the_machine_counts_as_quiet(monkeypatch):
+    import qa.reader.model
+
+    def unavailable() -> tuple[float, float, float]:
+        raise OSError("no load average")
+
+    monkeypatch.setattr(qa.reader.model.os, "getloadavg", unavailable)
+    assert qa.reader.model.machine_busy() is False
 
 
 def test_a_reading_knows_whether_it_runs_alone():

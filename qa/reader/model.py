@@ -17,6 +17,7 @@ import functools
 import hashlib
 import io
 import json
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -270,8 +271,9 @@ class ReaderSessions:
     """The int8 reader's onnxruntime sessions: one whose workers spin during a run, one that never spins; each made on first use.
 
     A reading that is the only one running in the process takes the spinning session (about a fifth faster
-    per question); while another reading runs, spinning workers would compete for the cores, so it takes
-    the other (docs/reader.md, "Spinning during a run"). With `spinning` off every reading takes the other.
+    per question); while another reading runs, or while the machine is busy (`machine_busy`), spinning
+    workers would compete for the cores, so it takes the other (docs/reader.md, "Spinning during a run").
+    With `spinning` off every reading takes the other.
     """
 
     def __init__(self, folder: Path, threads: int, header: dict[str, Any], *, spinning: bool) -> None:
@@ -281,11 +283,32 @@ class ReaderSessions:
         self._made: dict[bool, Any] = {}
 
     def session(self, *, alone: bool) -> Any:
-        spin = alone and self._spinning
+        spin = alone and self._spinning and not machine_busy()
         with self._lock:
             if spin not in self._made:
                 self._made[spin] = self._make(spinning=spin)
             return self._made[spin]
+
+
+def machine_busy() -> bool:
+    """Whether the machine's 1-minute load average has reached the cores this process may use.
+
+    Spinning workers only pay on idle cores: with other work runnable on all of them they take its time
+    (50 chat clients on the same two cores answered fewer questions per second with spinning on).
+    """
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average on this platform
+        return False
+    return load >= _usable_cores()
+
+
+@functools.cache
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class _RunningReadings:
@@ -368,7 +391,6 @@ def export_reader_onnx(folder: Path, cache_dir: Path | None = None, *, header: d
 
     `header`: the folder's `read_header`, when the caller has checked it already.
     """
-    import os
     import uuid
 
     from embeddings.encoder import onnx_cache_dir
