@@ -25,6 +25,7 @@ from qa.config import Settings
 from qa.conversation import parse_history
 from qa.errors import ConfigError, QAError, QuestionError
 from qa.index import NewsIndex, UpdateReport, build_index, live_generation, load_index
+from qa.lexicon_en import THING_PRONOUNS
 from qa.locking import GenerationLease, lease_generation
 from qa.query import Query, build_query
 from qa.reader.calibration import Calibration, load_calibration
@@ -260,8 +261,7 @@ class Assistant:
         query = build_query(question, parse_history(history), top_k=top_k or self.settings.top_k, since=since, until=until,
                             context_turns=self.settings.context_turns, context_answers=self.settings.context_answers)
         if query.unresolved:
-            return Answer(question=question, found=False, confidence=0.0,
-                          text=f"“{query.unresolved}” has nobody to refer to in this conversation: ask again naming who you mean.")
+            return Answer(question=question, found=False, confidence=0.0, text=unresolved_text(query.unresolved))
         return self.answer(query, served=served)
 
     def answer(self, query: Query, *, served: Served | None = None) -> Answer:
@@ -333,6 +333,13 @@ class Assistant:
 
         share = coverage(conversation)
         return share >= self.settings.continue_min_coverage and share >= coverage(best)
+
+
+def unresolved_text(pronoun: str) -> str:
+    """The reply to a first question whose pronoun has nothing earlier to point to."""
+    if THING_PRONOUNS.fullmatch(pronoun):
+        return f"“{pronoun}” has nothing to refer to in this conversation: ask again naming what you mean."
+    return f"“{pronoun}” has nobody to refer to in this conversation: ask again naming who you mean."
 
 
 def highlight_reader(settings: Settings) -> SpanReader | None:

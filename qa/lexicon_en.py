@@ -38,6 +38,8 @@ ANAPHORIC_OPENINGS = re.compile(r"(?:he|she|they|it|his|her|their|its|this|these
 CONTINUATIONS = re.compile(r"(?:and|also|but|so|what about|how about|and what about)\b", re.IGNORECASE)
 # Personal pronouns that need someone to refer to; with no earlier turn and no name in the question, nobody is there.
 PERSONAL_PRONOUNS = re.compile(r"\b(?:he|she|him|they|them)\b", re.IGNORECASE)
+# The same for a thing: with nothing earlier, "When was it built?" has nothing to search for.
+THING_PRONOUNS = re.compile(r"\b(?:it|its)\b", re.IGNORECASE)
 SUBJECT_PRONOUNS = re.compile(r"\b(?:he|she|him|they|them|it)\b", re.IGNORECASE)
 POSSESSIVE_PRONOUNS = re.compile(r"\b(?:his|her|its|their)\b", re.IGNORECASE)
 

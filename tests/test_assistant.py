@@ -188,6 +188,10 @@ def test_a_pronoun_with_nobody_to_refer_to_is_not_found_without_reading(index_di
     assert answer.text == "“he” has nobody to refer to in this conversation: ask again naming who you mean."
     assert reader.read_questions == [] and encoder.encoded == []
     assert assistant.ask("How old is he?", history=[DIRECTOR]).citations  # with an earlier turn, it is asked
+    read_before = len(reader.read_questions)
+    thing = assistant.ask("When did it open?")
+    assert not thing.found and thing.text == "“it” has nothing to refer to in this conversation: ask again naming what you mean."
+    assert len(reader.read_questions) == read_before
 
 
 def test_a_follow_up_reads_the_previous_answer_in_place_of_the_pronoun(index_dir, settings):
