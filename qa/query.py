@@ -92,8 +92,8 @@ def build_query(question: str, turns: Sequence[Turn], *, top_k: int, since: dt.d
         # longer one is read as written about one article, its pronoun pointing inside it ("What did he find that could
         # constitute a hazard?"). On public QA training data (docs/reader.md) the longer ones are answered right more
         # often than questions asked alone from other conversations land in their story; the short ones far less.
-        # "it" and "its" were measured the same way, with the same break-even (docs/reader.md).
-        pronoun = PERSONAL_PRONOUNS.search(question) or THING_PRONOUNS.search(question)
+        # "it"/"its" and "his"/"her"/"their" were measured the same way, with the same break-even (docs/reader.md).
+        pronoun = PERSONAL_PRONOUNS.search(question) or POSSESSIVE_PRONOUNS.search(question) or THING_PRONOUNS.search(question)
         if pronoun is not None and not _names_someone(question) and says_little(question):
             return Query(question, question, kind, top_k, since, until, unresolved=pronoun.group())
         return Query(question, question, kind, top_k, since, until)
