@@ -305,6 +305,25 @@ def _default_threads(torch) -> int:
     return torch.get_num_threads()
 
 
+def onnx_session(path: Path, *, threads: int, spinning: bool = False) -> Any:
+    """An onnxruntime CPU session over the model at `path`, fully graph-optimised, on `threads` intra-op threads.
+
+    Without `spinning` no worker busy-waits: idle threads would keep both cores busy and slow down everything
+    else the process does between questions (retrieval, the reader). With it, workers spin while a run lasts
+    (its many small parallel sections hand over faster) and stop the moment it returns (docs/reader.md,
+    "Spinning during a run").
+    """
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    options.add_session_config_entry("session.force_spinning_stop", "1")
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 def onnx_cache_dir() -> Path:
     """Where exported ONNX models are kept: the user cache directory."""
     from platformdirs import user_cache_dir
@@ -378,16 +397,7 @@ class OnnxEncoder(CachingEncoder):
         with self._lock:
             made = state["sessions"].get(threads)
             if made is None:
-                import onnxruntime
-
-                options = onnxruntime.SessionOptions()
-                options.intra_op_num_threads = threads
-                options.inter_op_num_threads = 1
-                options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-                # No busy-waiting between runs: idle threads would keep both cores busy and slow down everything
-                # else the process does between questions (retrieval, spaCy, the torch encoder).
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                session = onnxruntime.InferenceSession(str(state["path"]), options, providers=["CPUExecutionProvider"])
+                session = onnx_session(state["path"], threads=threads)
                 made = state["sessions"][threads] = (session, frozenset(i.name for i in session.get_inputs()), session.get_outputs()[0].name)
             return made
 

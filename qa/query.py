@@ -10,9 +10,9 @@ from dataclasses import dataclass, replace
 from qa.conversation import Turn, leans_on_context, says_little
 from qa.lexicon_en import (
     PERSONAL_PRONOUNS,
-    THING_PRONOUNS,
     POSSESSIVE_PRONOUNS,
     SUBJECT_PRONOUNS,
+    THING_PRONOUNS,
     answer_type,
 )
 from qa.text import content_terms

@@ -371,19 +371,12 @@ class PairTokenizer:
 def _onnx_session(folder: Path, threads: int, header: dict[str, Any], *, spinning: bool = True) -> Any:
     """An onnxruntime session over the reader exported to ONNX and quantised to int8 (made once, cached by checksum)."""
     try:
-        import onnxruntime
+        import onnxruntime  # noqa: F401  (checked here, for the reader's own install hint)
     except ImportError:
         raise ModelLoadError("the onnx-int8 reader backend needs onnxruntime and onnx: pip install 'qa-news[onnx]', or set QA_READER_BACKEND=torch") from None
-    path = export_reader_onnx(folder, header=header)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Workers spin while a run lasts (its many small parallel sections hand over faster) and stop the moment it
-    # returns, so no idle worker competes with the rest of the question (docs/reader.md, "Spinning during a run").
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-    options.add_session_config_entry("session.force_spinning_stop", "1")
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    from embeddings.encoder import onnx_session
+
+    return onnx_session(export_reader_onnx(folder, header=header), threads=threads, spinning=spinning)
 
 
 def export_reader_onnx(folder: Path, cache_dir: Path | None = None, *, header: dict[str, Any] | None = None) -> Path:
